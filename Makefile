@@ -1,0 +1,57 @@
+# husk: `make` builds a fully static ./husk. See README.md for the rest.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= 0.1.0
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# -extldflags=-static: one binary with no shared libraries (glibc's static
+# archive; netgo/osusergo keep glibc's NSS out of it).
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags=-static
+GOFLAGS_BUILD := -trimpath -tags netgo,osusergo,urfave_cli_no_template -ldflags '$(LDFLAGS)'
+export CGO_ENABLED := 1
+PREFIX ?= /usr/local
+# Debian packages the build, the tests and the demo need.
+APT_PACKAGES := gcc libc6-dev busybox-static runc time
+SOURCES := $(shell find . -path ./tests -prune -o \( -name '*.go' -o -name '*.c' \) -print) go.mod go.sum
+
+.PHONY: all deps demo test unit integration bench conformance test-e2e test-kernel install clean
+
+all: husk
+
+husk: $(SOURCES)
+	$(GO) build $(GOFLAGS_BUILD) -o $@ .
+
+# deps installs what is missing, from Debian only.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# demo: build husk, make a busybox bundle and run a container in it.
+demo: deps husk
+	@tests/demo.sh ./husk
+
+# test: unit tests and the integration tests that run real containers
+# (root needed). go test prints its own summary; the last line counts
+# the tests of every package.
+test: deps husk
+	@tests/run-go-tests.sh
+
+bench: deps husk
+	@tests/bench/bench.sh ./husk
+
+conformance: husk
+	@tests/conformance/conformance.sh ./husk
+
+test-e2e: husk
+	@RUNTIME=$(CURDIR)/husk tests/e2e/run.sh all
+
+test-kernel: husk
+	@RUNTIME=$(CURDIR)/husk tests/kernel/run.sh
+
+install: husk
+	install -D -m 0755 husk $(DESTDIR)$(PREFIX)/sbin/husk
+
+clean:
+	rm -f husk

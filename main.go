@@ -1,0 +1,106 @@
+// husk is a runc-compatible OCI container runtime. This file only wires the
+// command line; each command lives in its own file, and the work is done in
+// libcontainer/ (config.json -> libcontainer/config -> libcontainer (create)
+// -> nsenter + libcontainer/initproc (init) -> the container's process).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v3"
+
+	"github.com/huskrt/husk/libcontainer/initproc"
+	_ "github.com/huskrt/husk/nsenter" // runs before main in `husk init`
+)
+
+// Set by the Makefile.
+var (
+	version = "0.1.0-dev"
+	commit  = "unknown"
+)
+
+func main() {
+	// `husk init` is the container's first process: skip the CLI
+	// entirely, it only costs start-up time there.
+	if len(os.Args) == 2 && os.Args[1] == "init" {
+		if err := initproc.Run(); err != initproc.ErrReported {
+			fmt.Fprintln(os.Stderr, "husk init:", err)
+		}
+		os.Exit(1)
+	}
+	os.Exit(newApp().run(os.Args))
+}
+
+// app holds what the global flags decide for every command.
+type app struct {
+	root string
+	log  *logger
+}
+
+func newApp() *app { return &app{log: &logger{}} }
+
+func (a *app) run(args []string) int {
+	cli.VersionPrinter = func(cmd *cli.Command) {
+		fmt.Fprintf(cmd.Root().Writer, "husk version %s\ncommit: %s\nspec: %s\ngo: %s\n",
+			version, commit, specs.Version, runtime.Version())
+	}
+	cmd := &cli.Command{
+		Name:    "husk",
+		Usage:   "Open Container Initiative runtime",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/run/husk", Usage: "root directory for storage of container state"},
+			&cli.StringFlag{Name: "log", Usage: "log file path (default: stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto"},
+			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary"},
+		},
+		Before: a.before,
+		Commands: []*cli.Command{
+			a.createCommand(), a.startCommand(), a.runCommand(), a.stateCommand(),
+			a.listCommand(), a.killCommand(), a.deleteCommand(), specCommand(),
+		},
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+	}
+	if err := cmd.Run(context.Background(), args); err != nil {
+		if e, ok := err.(exitCode); ok {
+			return int(e)
+		}
+		a.log.Error(err)
+		return 1
+	}
+	return 0
+}
+
+func (a *app) before(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	a.root = cmd.String("root")
+	if err := a.log.open(cmd.String("log"), cmd.String("log-format"), cmd.Bool("debug")); err != nil {
+		return ctx, err
+	}
+	switch cmd.String("rootless") {
+	case "auto", "true", "false":
+	default:
+		return ctx, fmt.Errorf("--rootless: invalid value %q (want true, false or auto)", cmd.String("rootless"))
+	}
+	return ctx, nil
+}
+
+// exitCode ends husk with a status and no error message (run passes the
+// container's status through).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// exactArgs checks a command's positional arguments as runc does.
+func exactArgs(cmd *cli.Command, n int) error {
+	if cmd.NArg() != n {
+		return fmt.Errorf("%q requires exactly %d argument(s)", cmd.Name, n)
+	}
+	return nil
+}

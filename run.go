@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"strconv"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/huskrt/husk/libcontainer"
+	"github.com/huskrt/husk/libcontainer/terminal"
+)
+
+func (a *app) runCommand() *cli.Command {
+	flags := append(createFlags(),
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	)
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and run a container",
+		ArgsUsage: "<container-id>",
+		Flags:     flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			opts, err := a.createOpts(cmd)
+			if err != nil {
+				return err
+			}
+			opts.StartNow = true
+			if cmd.Bool("detach") {
+				_, err := libcontainer.Create(*opts)
+				return err
+			}
+			return a.runForeground(opts, cmd.Bool("keep"))
+		},
+	}
+}
+
+// runForeground runs the container attached: husk stays its parent (as a
+// child subreaper, since init is forked by nsenter), forwards signals to
+// it, and exits with its status.
+func (a *app) runForeground(opts *libcontainer.CreateOpts, keep bool) error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	// Catch every signal before the container exists, so none is lost.
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+
+	var restore func()
+	if opts.Config.Spec.Process.Terminal && opts.ConsoleSocket == "" {
+		opts.Console = func(master *os.File) { restore = terminal.Proxy(master) }
+	}
+	c, err := libcontainer.Create(*opts)
+	if err != nil {
+		return err
+	}
+	status := waitForeground(c.Pid, sigs)
+	if restore != nil {
+		restore()
+	}
+	if !keep {
+		if err := libcontainer.Delete(opts.Root, opts.ID, true); err != nil {
+			a.log.Error(err)
+		}
+	}
+	if status != 0 {
+		return exitCode(status)
+	}
+	return nil
+}
+
+// waitForeground forwards signals to pid until it exits, reaping every
+// child that comes our way, and returns the status to exit with (128+n
+// for a process killed by signal n).
+func waitForeground(pid int, sigs chan os.Signal) int {
+	for {
+		// Reap first: the process may have exited before we got here.
+		for {
+			var ws unix.WaitStatus
+			p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if err != nil || p <= 0 {
+				if errors.Is(err, unix.ECHILD) {
+					return 255 // lost the process (should not happen)
+				}
+				break
+			}
+			if p == pid {
+				if ws.Signaled() {
+					return 128 + int(ws.Signal())
+				}
+				return ws.ExitStatus()
+			}
+		}
+		switch s := (<-sigs).(unix.Signal); s {
+		case unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG, unix.SIGPIPE:
+			// SIGCHLD: loop and reap. SIGWINCH is the terminal proxy's,
+			// SIGURG the Go scheduler's; neither is meant for the
+			// container.
+		default:
+			unix.Kill(pid, s)
+		}
+	}
+}
+
+// addListenFds passes systemd socket activation through: the LISTEN_FDS
+// descriptors are preserved and the container is told it has them.
+func addListenFds(opts *libcontainer.CreateOpts) {
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return
+	}
+	opts.PreserveFds += n
+	p := opts.Config.Spec.Process
+	p.Env = append(p.Env[:len(p.Env):len(p.Env)], "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+}
