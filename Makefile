@@ -38,17 +38,31 @@ demo: deps husk
 test: deps husk
 	@tests/run-go-tests.sh
 
-bench: deps husk
-	@tests/bench/bench.sh ./husk
+# bench: husk against runc in the same run, interleaved (root; installs
+# runc, busybox-static, time and perl when missing). Output in
+# tests/bench/out/. BENCH_QUICK=1: smoke run in about a minute.
+bench: husk
+	@tests/bench/bench.sh $(CURDIR)/husk
 
+# conformance: the OCI runtime-tools validation suite against husk (the
+# first run downloads and builds the suite, about a minute).
+# CONFORMANCE_MAX_FAILED=N fails when more than N assertions fail.
 conformance: husk
-	@tests/conformance/conformance.sh ./husk
+	@tests/conformance/conformance.sh $(CURDIR)/husk
 
+# The lanes drive $(LANE_RUNTIME): `make test-e2e LANE_RUNTIME=/usr/sbin/runc`
+# gives the baseline.
+LANE_RUNTIME ?= $(CURDIR)/husk
+E2E_CLIENTS ?= all
+
+# test-e2e: podman, containerd and docker driving the runtime.
 test-e2e: husk
-	@RUNTIME=$(CURDIR)/husk tests/e2e/run.sh all
+	@RUNTIME=$(LANE_RUNTIME) tests/e2e/run.sh $(E2E_CLIENTS)
 
+# test-kernel: the TestKernel* tests under Debian's 6.1 kernel in qemu
+# (cgroup v2, AppArmor, CRIU).
 test-kernel: husk
-	@RUNTIME=$(CURDIR)/husk tests/kernel/run.sh
+	@RUNTIME=$(LANE_RUNTIME) tests/kernel/run.sh
 
 install: husk
 	install -D -m 0755 husk $(DESTDIR)$(PREFIX)/sbin/husk

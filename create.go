@@ -70,6 +70,7 @@ func (a *app) createOpts(cmd *cli.Command) (*libcontainer.CreateOpts, error) {
 		ConsoleSocket: cmd.String("console-socket"),
 		PreserveFds:   int(cmd.Int("preserve-fds")),
 		NoPivot:       cmd.Bool("no-pivot"),
+		NoNewKeyring:  cmd.Bool("no-new-keyring"),
 		ForceMemfd:    os.Getenv("HUSK_EXE_PROTECTION") == "memfd",
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,

@@ -35,6 +35,7 @@ type CreateOpts struct {
 	ConsoleSocket string // --console-socket: where the pty master goes
 	PreserveFds   int    // --preserve-fds
 	NoPivot       bool
+	NoNewKeyring  bool // --no-new-keyring
 	// StartNow runs the process at once (run) instead of leaving it
 	// waiting for `start`.
 	StartNow bool
@@ -114,11 +115,13 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	extra = append(extra, childSock)
 
 	ic := &initproc.Config{
+		ID:            opts.ID,
 		Spec:          spec,
 		Rootfs:        opts.Config.Rootfs,
 		Bundle:        opts.Config.Bundle,
 		NewNamespaces: newNamespaces(spec),
 		NoPivot:       opts.NoPivot,
+		NoNewKeyring:  opts.NoNewKeyring,
 		FifoFd:        -1,
 		ConsoleFd:     -1,
 		PreserveFds:   opts.PreserveFds,

@@ -106,7 +106,14 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 
-	// Step 5: names and limits.
+	// Step 5: names, keys and limits. A session keyring of its own keeps
+	// the container away from the keys of whoever started it (ENOSYS: the
+	// kernel has no keyrings, nothing to protect).
+	if !c.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join a new session keyring: %w", err)
+		}
+	}
 	if spec.Hostname != "" && newNS(specs.UTSNamespace) {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("hostname %q: %w", spec.Hostname, err)

@@ -16,6 +16,7 @@ const (
 // Config is everything init needs, sent by the parent as the first JSON
 // message after nsenter has reported the init pid.
 type Config struct {
+	ID     string      `json:"id"`
 	Spec   *specs.Spec `json:"spec"`
 	Rootfs string      `json:"rootfs"`
 	Bundle string      `json:"bundle"`
@@ -24,6 +25,10 @@ type Config struct {
 	// in a new uts namespace, mounts only in a new mount namespace).
 	NewNamespaces []specs.LinuxNamespaceType `json:"newNamespaces"`
 	NoPivot       bool                       `json:"noPivot"`
+	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring);
+	// by default the container gets its own, so it cannot read the host's
+	// keys.
+	NoNewKeyring bool `json:"noNewKeyring"`
 	// FifoFd is the exec fifo init blocks on until `start` (-1 for `run`,
 	// which starts at once).
 	FifoFd int `json:"fifoFd"`

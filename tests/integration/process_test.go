@@ -319,3 +319,28 @@ func TestCapabilitiesApplied(t *testing.T) {
 		t.Fatalf("run: %v, want %q", r, want)
 	}
 }
+
+func TestSessionKeyring(t *testing.T) {
+	e := newEnv(t)
+	s := e.spec("cat", "/proc/keys")
+	// /proc/keys is masked by default; this test needs to read it.
+	var masked []string
+	for _, p := range s.Linux.MaskedPaths {
+		if p != "/proc/keys" {
+			masked = append(masked, p)
+		}
+	}
+	s.Linux.MaskedPaths = masked
+	e.write(s)
+	r := e.husk("run", e.id)
+	if r.code != 0 || !strings.Contains(r.stdout, "_ses."+e.id) {
+		t.Fatalf("run: %v; want a session keyring named _ses.%s", r, e.id)
+	}
+	// Another id: keyrings of finished containers linger until the
+	// kernel collects them.
+	id2 := e.id + "-nokeyring"
+	r = e.husk("run", "--no-new-keyring", id2)
+	if r.code != 0 || strings.Contains(r.stdout, "_ses."+id2) {
+		t.Fatalf("run --no-new-keyring: %v; want no keyring of the container's own", r)
+	}
+}

@@ -100,7 +100,8 @@ GUEST_CMD='{ ./kernel.test -test.v -test.run "$HUSK_KERNEL_RUN" -test.parallel 2
   exit $(cat /tmp/kernel-test.rc)'
 VMARGS+=(-e "HUSK_KERNEL_RUN=$RUNPAT" -e "HUSK_KERNEL_TEST_TIMEOUT=$((TMO > 300 ? TMO - 120 : TMO - 30))s")
 
-rm -rf "$OUT"; mkdir -p "$OUT"
+mkdir -p "$OUT"
+rm -f "$OUT"/{kernel,console,output}{,.1}.log "$OUT/kernel.json"   # only our files: OUT may be shared
 attempt=1
 while :; do
 	set +e
