@@ -14,7 +14,7 @@ fail=$(grep -cE '^\s*--- FAIL' "$log")
 skip=$(grep -cE '^\s*--- SKIP' "$log")
 if ((skip)); then
 	echo "skipped (with reasons):"
-	grep -A1 -E '^\s*--- SKIP' "$log" | grep -vE '^(--|\s*--- SKIP)' | sed 's/^/  /'
+	grep -B1 -E '^\s*--- SKIP' "$log" | grep -vE '^(--|\s*--- SKIP)' | sed 's/^/  /'
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 exit "$rc"

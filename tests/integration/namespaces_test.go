@@ -144,6 +144,7 @@ func TestNamespacesJoinedByPath(t *testing.T) {
 	// A path of the wrong type is refused, naming the namespace.
 	e2 := newEnv(t)
 	s2 := e2.spec("true")
+	s2.Hostname = ""
 	s2.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace},
 		{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/uts", holder.Process.Pid)}}
 	e2.write(s2)
