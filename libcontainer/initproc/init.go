@@ -119,6 +119,11 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 			return fmt.Errorf("hostname %q: %w", spec.Hostname, err)
 		}
 	}
+	if newNS(specs.NetworkNamespace) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if spec.Domainname != "" && newNS(specs.UTSNamespace) {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 			return fmt.Errorf("domainname %q: %w", spec.Domainname, err)

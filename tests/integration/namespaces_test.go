@@ -219,3 +219,14 @@ func TestCgroupNamespaceShowsRoot(t *testing.T) {
 		}
 	}
 }
+
+// A new network namespace has its loopback up, as with runc: engines run
+// containers with no network that still use 127.0.0.1.
+func TestNewNetworkNamespaceHasLoopbackUp(t *testing.T) {
+	e := newEnv(t)
+	e.write(e.spec("cat", "/sys/class/net/lo/flags"))
+	// IFF_UP (0x1) | IFF_LOOPBACK (0x8); a loopback left down reads 0x8.
+	if out := strings.TrimSpace(e.must("run", e.id)); out != "0x9" {
+		t.Fatalf("lo flags %q, want 0x9 (up)", out)
+	}
+}
