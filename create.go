@@ -75,6 +75,7 @@ func (a *app) createOpts(cmd *cli.Command) (*libcontainer.CreateOpts, error) {
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,
 		Stderr:        os.Stderr,
+		Warn:          a.log.Warn,
 	}
 	addListenFds(opts)
 	return opts, nil

@@ -20,7 +20,7 @@ func (a *app) deleteCommand() *cli.Command {
 			if err := exactArgs(cmd, 1); err != nil {
 				return err
 			}
-			return libcontainer.Delete(a.root, cmd.Args().First(), cmd.Bool("force"))
+			return libcontainer.DeleteWarn(a.root, cmd.Args().First(), cmd.Bool("force"), a.log.Warn)
 		},
 	}
 }

@@ -62,6 +62,13 @@ func (l *logger) Error(err error) {
 	fmt.Fprintln(os.Stderr, "husk:", err)
 }
 
+// Warn reports what the spec calls a warning (the command goes on): one
+// line on stderr and in the log.
+func (l *logger) Warn(err error) {
+	l.write("warning", err.Error())
+	fmt.Fprintln(os.Stderr, "husk: warning:", err)
+}
+
 // Debugf logs only with --debug.
 func (l *logger) Debugf(format string, args ...any) {
 	if l.debug {

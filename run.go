@@ -64,7 +64,7 @@ func (a *app) runForeground(opts *libcontainer.CreateOpts, keep bool) error {
 		restore()
 	}
 	if !keep {
-		if err := libcontainer.Delete(opts.Root, opts.ID, true); err != nil {
+		if err := libcontainer.DeleteWarn(opts.Root, opts.ID, true, a.log.Warn); err != nil {
 			a.log.Error(err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/huskrt/husk/libcontainer/config"
 	"github.com/huskrt/husk/libcontainer/exeseal"
+	"github.com/huskrt/husk/libcontainer/hooks"
 	"github.com/huskrt/husk/libcontainer/initproc"
 	"github.com/huskrt/husk/libcontainer/terminal"
 )
@@ -48,6 +49,9 @@ type CreateOpts struct {
 	Stdin      *os.File
 	Stdout     *os.File
 	Stderr     *os.File
+	// Warn reports what the spec calls warnings (a failing poststop hook
+	// while a failed create is undone); nil prints them on stderr.
+	Warn func(error)
 }
 
 // Container is a container create made: what run needs to wait for it.
@@ -78,6 +82,14 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	var initPid int
 	defer func() {
 		if retErr != nil {
+			if initPid > 0 && hasHooks(spec.Hooks, hooks.Poststop) {
+				// The spec's lifecycle goes on at "destroy", then the
+				// poststop hooks, which must find the container gone.
+				killAndWait(initPid, 0)
+				h.Remove()
+				runPoststop(&h.State, opts.Warn)
+				return
+			}
 			if initPid > 0 {
 				unix.Kill(initPid, unix.SIGKILL)
 			}
@@ -94,6 +106,7 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		Annotations: spec.Annotations,
 		Phase:       Creating,
 		OwnPidNS:    hasNewNamespace(spec, specs.PIDNamespace),
+		Hooks:       spec.Hooks,
 	}
 	if err := h.Save(); err != nil {
 		return nil, err
@@ -135,6 +148,16 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		defer fifo.Close()
 		ic.FifoFd = 3 + len(extra)
 		extra = append(extra, fifo)
+	}
+	ic.StatusFd = -1
+	if !opts.StartNow && hasHooks(spec.Hooks, hooks.StartContainer, hooks.Poststart) {
+		status, err := makeStatusFifo(h.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer status.Close()
+		ic.StatusFd = 3 + len(extra)
+		extra = append(extra, status)
 	}
 	var consoleParent *os.File
 	if spec.Process.Terminal {
@@ -201,8 +224,14 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 
 	dec := json.NewDecoder(parentSock)
 	enc := json.NewEncoder(parentSock)
+	if spec.Hooks != nil {
+		ic.HookState = h.State.hookState(specs.StateCreated)
+	}
 	if err := enc.Encode(ic); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if err := runtimeCreateHooks(&h.State, dec, enc); err != nil {
+		return nil, err
 	}
 	if consoleParent != nil {
 		master, err := terminal.RecvFd(consoleParent)
@@ -237,6 +266,9 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		// Wait for init to exec (it closes its end of the socket then), so
 		// that `run -d` returns with the user's process running.
 		if err := waitExec(dec); err != nil {
+			return nil, err
+		}
+		if err := runPoststart(&h.State); err != nil {
 			return nil, err
 		}
 	}

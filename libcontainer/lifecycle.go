@@ -29,6 +29,15 @@ func Start(root, id string) error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
+	// With startContainer or poststart hooks, init reports on a second
+	// fifo whether it got as far as exec.
+	status, err := openStatusFifo(h.Dir)
+	if err != nil {
+		return err
+	}
+	if status != nil {
+		defer status.Close()
+	}
 	fifo := filepath.Join(h.Dir, fifoName)
 	// Non-blocking: with init gone there is no reader and the open fails
 	// with ENXIO instead of hanging.
@@ -47,6 +56,19 @@ func Start(root, id string) error {
 	// The fifo's absence is what makes the container "running".
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec fifo %s: %w", fifo, err)
+	}
+	if status != nil {
+		// A startContainer hook or the exec failed: init has exited,
+		// the container is stopped.
+		if err := waitStarted(status); err != nil {
+			return err
+		}
+		if err := runPoststart(&h.State); err != nil {
+			// runtime-spec 1.2+: a failing poststart hook is an error
+			// and the container is stopped; delete removes it.
+			killAndWait(h.State.Pid, h.State.PidStart)
+			return err
+		}
 	}
 	return nil
 }
@@ -127,6 +149,12 @@ func pidsInNamespaceOf(pid int) []int {
 // Delete removes a container. A running one needs force, which kills it
 // first; a created one is killed without (as runc does).
 func Delete(root, id string, force bool) error {
+	return DeleteWarn(root, id, force, nil)
+}
+
+// DeleteWarn is Delete with the poststop hooks' failures (warnings, by
+// the spec) passed to warn instead of printed on stderr.
+func DeleteWarn(root, id string, force bool, warn func(error)) error {
 	h, err := Lock(root, id)
 	if err != nil {
 		if errors.Is(err, ErrNotExist) && force {
@@ -151,7 +179,11 @@ func Delete(root, id string, force bool) error {
 			return err
 		}
 	}
-	return h.Remove()
+	if err := h.Remove(); err != nil {
+		return err
+	}
+	runPoststop(&h.State, warn)
+	return nil
 }
 
 // killAndWait SIGKILLs the init (and with it its pid namespace) and waits

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,11 +47,18 @@ type State struct {
 	// OwnPidNS is true when the container has its own pid namespace, so
 	// `kill --all` can find its processes by namespace.
 	OwnPidNS bool `json:"ownPidNS"`
+	// Hooks are the config's hooks as they were at create: start runs
+	// the poststart ones and delete the poststop ones, and a later edit
+	// of config.json must not change them.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 }
 
 const (
 	stateFile = "state.json"
 	fifoName  = "exec.fifo"
+	// statusName is the fifo on which init tells `start` why it did not
+	// exec (only for containers with startContainer or poststart hooks).
+	statusName = "exec.status"
 )
 
 var ErrNotExist = errors.New("container does not exist")

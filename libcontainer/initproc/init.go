@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/huskrt/husk/libcontainer/config"
+	"github.com/huskrt/husk/libcontainer/hooks"
 	"github.com/huskrt/husk/libcontainer/rootfs"
 	"github.com/huskrt/husk/libcontainer/terminal"
 )
@@ -43,6 +44,9 @@ func Run() error {
 		return fmt.Errorf("read config from parent: %w", err)
 	}
 	if err := run(&c, dec, enc); err != nil {
+		if errors.Is(err, ErrReported) {
+			return ErrReported // told `start` (startContainer hooks)
+		}
 		// The parent turns this into the error create/run prints; only
 		// if it is gone does init print the error itself.
 		if enc.Encode(Message{Type: MsgError, Error: err.Error()}) == nil {
@@ -74,15 +78,18 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 	// anything else would change the host's mounts).
 	if newNS(specs.MountNamespace) {
 		err := rootfs.Setup(spec, rootfs.Options{
-			Rootfs:      c.Rootfs,
-			Bundle:      c.Bundle,
-			NoPivot:     c.NoPivot,
-			NewCgroupNS: newNS(specs.CgroupNamespace),
-			InUserNS:    newNS(specs.UserNamespace),
+			Rootfs:       c.Rootfs,
+			Bundle:       c.Bundle,
+			NoPivot:      c.NoPivot,
+			NewCgroupNS:  newNS(specs.CgroupNamespace),
+			InUserNS:     newNS(specs.UserNamespace),
+			BeforeSwitch: func() error { return createHooks(c, dec, enc) },
 		})
 		if err != nil {
 			return err
 		}
+	} else if err := createHooks(c, dec, enc); err != nil {
+		return err
 	} else if err := unix.Chroot(c.Rootfs); err != nil {
 		return fmt.Errorf("chroot %s: %w", c.Rootfs, err)
 	}
@@ -178,6 +185,12 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 		}
 	}
 
+	// Step 9b: the startContainer hooks, in the container as the user
+	// (as runc runs them); a failure is reported to a waiting `start`.
+	if err := runInContainer(c, hooks.StartContainer); err != nil {
+		return reportStart(c, err)
+	}
+
 	// Step 10: the user's process gets stdio, the preserved descriptors
 	// and nothing else of ours.
 	closeExecFrom(3 + c.PreserveFds)
@@ -187,7 +200,7 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 	}
 	unix.Umask(umask)
 	if err := unix.Exec(path, proc.Args, c.Env); err != nil {
-		return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+		return reportStart(c, fmt.Errorf("exec %s: %w", proc.Args[0], err))
 	}
 	return nil
 }

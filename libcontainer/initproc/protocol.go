@@ -43,6 +43,14 @@ type Config struct {
 	// SetgroupsDenied is true when the user namespace was mapped with
 	// setgroups disabled (rootless), so setgroups(2) must be skipped.
 	SetgroupsDenied bool `json:"setgroupsDenied"`
+	// HookState is the state JSON the createContainer and startContainer
+	// hooks read (status "created", the init's host pid).
+	HookState []byte `json:"hookState,omitempty"`
+	// StatusFd is a fifo on which init reports why it did not exec after
+	// `start` (startContainer hook or exec failure); `start` reads it and
+	// sees EOF when the exec succeeded. -1 when nobody waits (no
+	// startContainer or poststart hooks, or run).
+	StatusFd int `json:"statusFd"`
 }
 
 // Message is one step of the sync protocol between parent and init.
@@ -56,4 +64,8 @@ const (
 	MsgReady = "ready" // init -> parent: set up, about to wait for start
 	MsgGo    = "go"    // parent -> init: state saved, carry on
 	MsgError = "error" // init -> parent: setup failed, Error says why
+	// MsgHooks: init -> parent: namespaces and mounts are set up, the root
+	// is not switched yet: run the prestart and createRuntime hooks, then
+	// send MsgGo. Sent only when the config has such hooks.
+	MsgHooks = "hooks"
 )

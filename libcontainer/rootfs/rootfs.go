@@ -32,6 +32,10 @@ type Options struct {
 	// InUserNS is true in a new user namespace, where device nodes cannot
 	// be created and are bind-mounted from the host instead.
 	InUserNS bool
+	// BeforeSwitch, when set, runs after the mounts and before the root
+	// is switched: where the prestart, createRuntime and createContainer
+	// hooks run.
+	BeforeSwitch func() error
 }
 
 // Setup mounts everything the spec asks for under the rootfs and makes it
@@ -84,6 +88,11 @@ func Setup(spec *specs.Spec, o Options) error {
 			return fmt.Errorf("process.cwd %s: %w", spec.Process.Cwd, err)
 		}
 		cwd.Close()
+	}
+	if o.BeforeSwitch != nil {
+		if err := o.BeforeSwitch(); err != nil {
+			return err
+		}
 	}
 	// Step 6: switch root.
 	if o.NoPivot {
