@@ -77,6 +77,7 @@ func (a *app) createOpts(cmd *cli.Command) (*libcontainer.CreateOpts, error) {
 		Stderr:        os.Stderr,
 		Warn:          a.log.Warn,
 	}
+	opts.NotifySocket = notifySocket()
 	addListenFds(opts)
 	return opts, nil
 }

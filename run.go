@@ -31,7 +31,12 @@ func (a *app) runCommand() *cli.Command {
 			}
 			opts.StartNow = true
 			if cmd.Bool("detach") {
-				_, err := libcontainer.Create(*opts)
+				c, err := libcontainer.Create(*opts)
+				if err == nil && c.Notify != nil {
+					// As runc: return once the container is ready.
+					defer c.Notify.Close()
+					err = c.Notify.Forward(c.Pid, true)
+				}
 				return err
 			}
 			return a.runForeground(opts, cmd.Bool("keep"))
@@ -59,7 +64,16 @@ func (a *app) runForeground(opts *libcontainer.CreateOpts, keep bool) error {
 	if err != nil {
 		return err
 	}
+	var forwarded chan error
+	if c.Notify != nil {
+		defer c.Notify.Close()
+		forwarded = make(chan error, 1)
+		go func() { forwarded <- c.Notify.Forward(c.Pid, false) }()
+	}
 	status := waitForeground(c.Pid, sigs)
+	if forwarded != nil {
+		<-forwarded // what the container sent before it exited
+	}
 	if restore != nil {
 		restore()
 	}

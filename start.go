@@ -2,11 +2,22 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/huskrt/husk/libcontainer"
 )
+
+// notifySocket is the host's NOTIFY_SOCKET when husk can proxy it (an
+// abstract socket is per network namespace and cannot be proxied).
+func notifySocket() string {
+	if ns := os.Getenv("NOTIFY_SOCKET"); filepath.IsAbs(ns) {
+		return ns
+	}
+	return ""
+}
 
 func (a *app) startCommand() *cli.Command {
 	return &cli.Command{
@@ -17,7 +28,7 @@ func (a *app) startCommand() *cli.Command {
 			if err := exactArgs(cmd, 1); err != nil {
 				return err
 			}
-			return libcontainer.Start(a.root, cmd.Args().First())
+			return libcontainer.StartNotify(a.root, cmd.Args().First(), notifySocket())
 		},
 	}
 }

@@ -52,6 +52,9 @@ type CreateOpts struct {
 	// Warn reports what the spec calls warnings (a failing poststop hook
 	// while a failed create is undone); nil prints them on stderr.
 	Warn func(error)
+	// NotifySocket is the host's NOTIFY_SOCKET: the container gets a proxy
+	// socket (see notify.go).
+	NotifySocket string
 }
 
 // Container is a container create made: what run needs to wait for it.
@@ -59,6 +62,9 @@ type Container struct {
 	ID  string
 	Dir string
 	Pid int
+	// Notify is the sd_notify proxy of a run with NOTIFY_SOCKET (nil
+	// otherwise); the caller forwards and closes it.
+	Notify *NotifyProxy
 }
 
 // Create makes a container from opts and leaves its init waiting for
@@ -139,6 +145,24 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		ConsoleFd:     -1,
 		PreserveFds:   opts.PreserveFds,
 		Env:           spec.Process.Env,
+	}
+	var notify *NotifyProxy
+	if opts.NotifySocket != "" {
+		ns, err := notifySpec(spec, h.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ic.Spec, ic.Env = ns, ns.Process.Env
+		if opts.StartNow {
+			if notify, err = listenNotify(h.Dir, opts.NotifySocket); err != nil {
+				return nil, err
+			}
+			defer func() {
+				if retErr != nil {
+					notify.Close()
+				}
+			}()
+		}
 	}
 	if !opts.StartNow {
 		fifo, err := makeFifo(h.Dir)
@@ -272,7 +296,7 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 			return nil, err
 		}
 	}
-	return &Container{ID: opts.ID, Dir: h.Dir, Pid: initPid}, nil
+	return &Container{ID: opts.ID, Dir: h.Dir, Pid: initPid, Notify: notify}, nil
 }
 
 // waitExec returns when init has exec'd (EOF on the sync socket) or
