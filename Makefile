@@ -46,9 +46,13 @@ bench: husk
 
 # conformance: the OCI runtime-tools validation suite against husk (the
 # first run downloads and builds the suite, about a minute).
-# CONFORMANCE_MAX_FAILED=N fails when more than N assertions fail.
+# It fails when more than CONFORMANCE_MAX_FAILED assertions fail: husk's
+# count when the allowance was last set, every failure explained in
+# tests/conformance/known-failures.md (lower it as gaps are closed).
+# `make conformance LANE_RUNTIME=/usr/sbin/runc` runs it against runc.
+CONFORMANCE_MAX_FAILED ?= 87
 conformance: husk
-	@tests/conformance/conformance.sh $(CURDIR)/husk
+	@CONFORMANCE_MAX_FAILED=$(CONFORMANCE_MAX_FAILED) tests/conformance/conformance.sh $(LANE_RUNTIME)
 
 # The lanes drive $(LANE_RUNTIME): `make test-e2e LANE_RUNTIME=/usr/sbin/runc`
 # gives the baseline.
