@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/huskrt/husk/cgroups"
 )
 
 // Status is a container's lifecycle state as runc reports it.
@@ -46,6 +48,9 @@ type State struct {
 	// OwnPidNS is true when the container has its own pid namespace, so
 	// `kill --all` can find its processes by namespace.
 	OwnPidNS bool `json:"ownPidNS"`
+	// Cgroup is the container's cgroup (driver config and paths), saved
+	// before the cgroup is created so that delete always finds it.
+	Cgroup *cgroups.State `json:"cgroup,omitempty"`
 }
 
 const (
@@ -215,7 +220,7 @@ func (st *State) Status(dir string) Status {
 	if _, err := os.Lstat(filepath.Join(dir, fifoName)); err == nil {
 		return Created
 	}
-	if frozen(st.Pid) {
+	if st.paused() {
 		return Paused
 	}
 	return Running
