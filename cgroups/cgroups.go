@@ -101,10 +101,9 @@ func (c *Cgroup) State() *State { return c.st }
 // Apply creates the cgroup and puts pid in it, then sets every resource.
 // Without write access (rootless) and without limits it is not an error.
 func (c *Cgroup) Apply(pid int) error {
-	if err := c.m.Apply(pid); err != nil {
-		if errors.Is(err, cg.ErrRootless) {
-			return nil
-		}
+	// ErrRootless: the cgroup could not be written (rootless); Set then
+	// fails only if the config asks for limits, as in runc.
+	if err := c.m.Apply(pid); err != nil && !errors.Is(err, cg.ErrRootless) {
 		return fmt.Errorf("create cgroup and add pid %d: %w", pid, err)
 	}
 	if err := c.m.Set(c.st.Config.Resources); err != nil {
