@@ -146,6 +146,14 @@ func firstMissing(p string) string {
 	return top
 }
 
+// AddPid puts pid (a process exec'd into the container) in the cgroup.
+func (c *Cgroup) AddPid(pid int) error {
+	if err := c.m.AddPid("", pid); err != nil && !errors.Is(err, cg.ErrRootless) {
+		return fmt.Errorf("add pid %d to the container's cgroup: %w", pid, err)
+	}
+	return nil
+}
+
 // Exists reports whether the cgroup directory is there.
 func (c *Cgroup) Exists() bool { return c.m.Exists() }
 

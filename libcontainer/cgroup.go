@@ -199,6 +199,8 @@ func signalCgroup(st *State, sig unix.Signal) error {
 	if !wasPaused {
 		c.Pause()
 	}
+	// Everything is signalled while frozen: the signals land on thaw,
+	// so init cannot exit (its children gone) before it got its own.
 	pids, err := c.Pids()
 	if err == nil {
 		for _, p := range pids {
@@ -206,12 +208,10 @@ func signalCgroup(st *State, sig unix.Signal) error {
 				unix.Kill(p, sig)
 			}
 		}
+		err = signalProcess(st.Pid, st.PidStart, sig)
 	}
 	if !wasPaused {
 		c.Resume()
 	}
-	if err != nil {
-		return err
-	}
-	return signalProcess(st.Pid, st.PidStart, sig)
+	return err
 }
