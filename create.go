@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/moby/sys/userns"
 	"github.com/urfave/cli/v3"
 
 	"github.com/huskrt/husk/libcontainer"
@@ -71,6 +72,8 @@ func (a *app) createOpts(cmd *cli.Command) (*libcontainer.CreateOpts, error) {
 		PreserveFds:   int(cmd.Int("preserve-fds")),
 		NoPivot:       cmd.Bool("no-pivot"),
 		NoNewKeyring:  cmd.Bool("no-new-keyring"),
+		SystemdCgroup: a.systemdCgroup,
+		Rootless:      a.rootless == "true" || (a.rootless == "auto" && (os.Geteuid() != 0 || userns.RunningInUserNS())),
 		ForceMemfd:    os.Getenv("HUSK_EXE_PROTECTION") == "memfd",
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,

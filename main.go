@@ -39,6 +39,9 @@ func main() {
 type app struct {
 	root string
 	log  *logger
+	// systemdCgroup and rootless are --systemd-cgroup and --rootless.
+	systemdCgroup bool
+	rootless      string
 }
 
 func newApp() *app { return &app{log: &logger{}} }
@@ -65,6 +68,7 @@ func (a *app) run(args []string) int {
 		Commands: []*cli.Command{
 			a.createCommand(), a.startCommand(), a.runCommand(), a.stateCommand(),
 			a.listCommand(), a.killCommand(), a.deleteCommand(), specCommand(),
+			a.pauseCommand(), a.resumeCommand(), a.updateCommand(), a.eventsCommand(), a.psCommand(),
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
@@ -80,6 +84,7 @@ func (a *app) run(args []string) int {
 
 func (a *app) before(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	a.root = cmd.String("root")
+	a.systemdCgroup, a.rootless = cmd.Bool("systemd-cgroup"), cmd.String("rootless")
 	if err := a.log.open(cmd.String("log"), cmd.String("log-format"), cmd.Bool("debug")); err != nil {
 		return ctx, err
 	}

@@ -37,6 +37,8 @@ type CreateOpts struct {
 	PreserveFds   int    // --preserve-fds
 	NoPivot       bool
 	NoNewKeyring  bool // --no-new-keyring
+	SystemdCgroup bool // --systemd-cgroup
+	Rootless      bool // cgroups may be read-only: no cgroup is no error without limits
 	// StartNow runs the process at once (run) instead of leaving it
 	// waiting for `start`.
 	StartNow bool
@@ -117,6 +119,15 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	if err := h.Save(); err != nil {
 		return nil, err
 	}
+	cgroup, err := newCgroup(h, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			destroyCgroup(cgroup, initPid, h.State.PidStart)
+		}
+	}()
 
 	// Descriptors for init, in order: the preserved ones keep their
 	// numbers (3, 4, ...), husk's own follow.
@@ -226,6 +237,13 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	// reap it whatever happens.
 	defer cmd.Wait()
 	childSock.Close()
+	// Join the cgroup while nsenter still waits for its bootstrap: init
+	// and everything it forks inherit it, and the cgroup namespace
+	// nsenter unshares is rooted at it.
+	if err := cgroup.Apply(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
 
 	if err := sendBootstrap(parentSock, spec); err != nil {
 		cmd.Process.Kill()

@@ -84,6 +84,9 @@ func Kill(root, id string, sig unix.Signal, all bool) error {
 	if st := h.State.Status(h.Dir); st == Stopped {
 		return errors.New("container not running")
 	}
+	if all && h.State.Cgroup != nil && h.State.Cgroup.Config != nil {
+		return signalCgroup(&h.State, sig)
+	}
 	if all && h.State.OwnPidNS && sig != unix.SIGKILL {
 		return signalNamespace(h.State.Pid, h.State.PidStart, sig)
 	}
@@ -175,9 +178,15 @@ func DeleteWarn(root, id string, force bool, warn func(error)) error {
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
 		}
+		if st == Paused {
+			thawCgroup(&h.State) // a v1 frozen task ignores SIGKILL until thawed
+		}
 		if err := killAndWait(h.State.Pid, h.State.PidStart); err != nil {
 			return err
 		}
+	}
+	if err := removeCgroup(&h.State); err != nil {
+		return err
 	}
 	if err := h.Remove(); err != nil {
 		return err

@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/huskrt/husk/cgroups"
 )
 
 // Status is a container's lifecycle state as runc reports it.
@@ -51,6 +53,9 @@ type State struct {
 	// the poststart ones and delete the poststop ones, and a later edit
 	// of config.json must not change them.
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Cgroup is the container's cgroup (driver config and paths), saved
+	// before the cgroup is created so that delete always finds it.
+	Cgroup *cgroups.State `json:"cgroup,omitempty"`
 }
 
 const (
@@ -223,7 +228,7 @@ func (st *State) Status(dir string) Status {
 	if _, err := os.Lstat(filepath.Join(dir, fifoName)); err == nil {
 		return Created
 	}
-	if frozen(st.Pid) {
+	if st.paused() {
 		return Paused
 	}
 	return Running
