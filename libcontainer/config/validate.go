@@ -132,11 +132,11 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 
 func validateNamespaces(c *Config) error {
 	s := c.Spec
-	if s.Hostname != "" && !newNamespace(s, specs.UTSNamespace) {
-		return errors.New("hostname: setting it needs a new uts namespace in linux.namespaces")
+	if s.Hostname != "" && !hasNamespace(s, specs.UTSNamespace) {
+		return errors.New("hostname: setting it needs a private uts namespace in linux.namespaces")
 	}
-	if s.Domainname != "" && !newNamespace(s, specs.UTSNamespace) {
-		return errors.New("domainname: setting it needs a new uts namespace in linux.namespaces")
+	if s.Domainname != "" && !hasNamespace(s, specs.UTSNamespace) {
+		return errors.New("domainname: setting it needs a private uts namespace in linux.namespaces")
 	}
 	l := s.Linux
 	if l == nil {
@@ -190,8 +190,8 @@ func validateNamespaces(c *Config) error {
 			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", l.RootfsPropagation)
 		}
 	}
-	if (len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0) && !newNamespace(s, specs.MountNamespace) {
-		return errors.New("linux.maskedPaths: masking paths needs a new mount namespace in linux.namespaces")
+	if (len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0) && !hasNamespace(s, specs.MountNamespace) {
+		return errors.New("linux.maskedPaths: masking paths needs a private mount namespace in linux.namespaces")
 	}
 	for _, set := range []struct {
 		name  string
@@ -208,8 +208,8 @@ func validateNamespaces(c *Config) error {
 
 func validateMounts(c *Config) error {
 	s := c.Spec
-	if len(s.Mounts) > 0 && !newNamespace(s, specs.MountNamespace) {
-		return errors.New("mounts: mounting needs a new mount namespace in linux.namespaces")
+	if len(s.Mounts) > 0 && !hasNamespace(s, specs.MountNamespace) {
+		return errors.New("mounts: mounting needs a private mount namespace in linux.namespaces")
 	}
 	for i, m := range s.Mounts {
 		field := "mounts[" + strconv.Itoa(i) + "]"

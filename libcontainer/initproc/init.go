@@ -64,6 +64,11 @@ var ErrReported = errors.New("error reported to the parent")
 func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 	spec, proc := c.Spec, c.Spec.Process
 	newNS := func(t specs.LinuxNamespaceType) bool { return slices.Contains(c.NewNamespaces, t) }
+	// ownNS: listed in the config, new or joined by path. As with runc, a
+	// joined mount or uts namespace is the container's to set up.
+	ownNS := func(t specs.LinuxNamespaceType) bool {
+		return spec.Linux != nil && slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == t })
+	}
 
 	// Step 1: our own session, so a terminal can become controlling and
 	// the container is not in the caller's job control.
@@ -74,15 +79,15 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 	// process's umask is set just before exec.
 	unix.Umask(0)
 
-	// Step 2: the root filesystem (only in a mount namespace of our own:
-	// anything else would change the host's mounts).
-	if newNS(specs.MountNamespace) {
+	// Step 2: the root filesystem (only in a mount namespace of the
+	// container's: anything else would change the host's mounts).
+	if ownNS(specs.MountNamespace) {
 		err := rootfs.Setup(spec, rootfs.Options{
 			Rootfs:       c.Rootfs,
 			Bundle:       c.Bundle,
 			NoPivot:      c.NoPivot,
 			NewCgroupNS:  newNS(specs.CgroupNamespace),
-			InUserNS:     newNS(specs.UserNamespace),
+			InUserNS:     ownNS(specs.UserNamespace),
 			BeforeSwitch: func() error { return createHooks(c, dec, enc) },
 		})
 		if err != nil {
@@ -97,14 +102,14 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 	// Step 3: the terminal, made on the container's devpts and bound to
 	// /dev/console; the master goes to whoever holds the console socket.
 	if c.ConsoleFd >= 0 {
-		if err := setupConsole(c, newNS(specs.MountNamespace)); err != nil {
+		if err := setupConsole(c, ownNS(specs.MountNamespace)); err != nil {
 			return err
 		}
 	}
 
 	// Step 4: read-only and masked paths and the read-only root, now that
 	// nothing more needs writing.
-	if newNS(specs.MountNamespace) {
+	if ownNS(specs.MountNamespace) {
 		if err := rootfs.Finalize(spec); err != nil {
 			return err
 		}
@@ -121,7 +126,7 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 			return fmt.Errorf("join a new session keyring: %w", err)
 		}
 	}
-	if spec.Hostname != "" && newNS(specs.UTSNamespace) {
+	if spec.Hostname != "" && ownNS(specs.UTSNamespace) {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("hostname %q: %w", spec.Hostname, err)
 		}
@@ -131,7 +136,7 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 			return err
 		}
 	}
-	if spec.Domainname != "" && newNS(specs.UTSNamespace) {
+	if spec.Domainname != "" && ownNS(specs.UTSNamespace) {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 			return fmt.Errorf("domainname %q: %w", spec.Domainname, err)
 		}

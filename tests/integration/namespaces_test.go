@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,4 +230,45 @@ func TestNewNetworkNamespaceHasLoopbackUp(t *testing.T) {
 	if out := strings.TrimSpace(e.must("run", e.id)); out != "0x9" {
 		t.Fatalf("lo flags %q, want 0x9 (up)", out)
 	}
+}
+
+// A mount or uts namespace joined by path is the container's to set up,
+// as with runc: the rootfs is mounted and the hostname set in it.
+func TestJoinedMountAndUTSNamespacesAreSetUp(t *testing.T) {
+	holder := exec.Command("unshare", "--mount", "--uts", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	pid := holder.Process.Pid
+	self, _ := os.Readlink("/proc/self/ns/uts")
+	for i := 0; i < 100; i++ {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", pid)); l != self {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // unshare has not run yet
+	}
+	e := newEnv(t)
+	s := e.spec("sh", "-c", "hostname; stat -c %i /bin/busybox")
+	s.Hostname = "joined"
+	s.Linux.Namespaces = []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace},
+		{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", pid)},
+		{Type: specs.UTSNamespace, Path: fmt.Sprintf("/proc/%d/ns/uts", pid)},
+	}
+	e.write(s)
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.Root.Path+"/bin/busybox", &st); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Fields(e.must("run", e.id))
+	if len(out) != 2 || out[0] != "joined" || out[1] != strconv.FormatUint(st.Ino, 10) {
+		t.Fatalf("in the joined namespaces: %q, want hostname joined and the rootfs's busybox (inode %d)", out, st.Ino)
+	}
+	// The hostname went to the joined namespace, not a new one.
+	got, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-u", "hostname").Output()
+	if err != nil || strings.TrimSpace(string(got)) != "joined" {
+		t.Fatalf("holder's hostname %q (%v), want joined", got, err)
+	}
+	e.assertGone(e.id, 0)
 }
