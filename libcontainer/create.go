@@ -264,6 +264,14 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		return nil, err
 	}
 
+	// Idmapped mounts are prepared here, where the privilege is.
+	trees, err := idmappedMounts(spec, opts.Config.Bundle, initPid)
+	if err != nil {
+		return nil, err
+	}
+	defer closeTrees(trees)
+	ic.IDMapMounts = treeOrder(trees)
+
 	dec := json.NewDecoder(parentSock)
 	enc := json.NewEncoder(parentSock)
 	if spec.Hooks != nil {
@@ -271,6 +279,9 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	}
 	if err := enc.Encode(ic); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if err := sendTrees(dec, parentSock, trees, ic.IDMapMounts); err != nil {
+		return nil, err
 	}
 	if err := runtimeCreateHooks(&h.State, dec, enc); err != nil {
 		return nil, err

@@ -36,6 +36,9 @@ type Options struct {
 	// is switched: where the prestart, createRuntime and createContainer
 	// hooks run.
 	BeforeSwitch func() error
+	// IDMapped holds, by index in spec.Mounts, the detached idmapped
+	// trees the parent made for idmap/ridmap mounts.
+	IDMapped map[int]*os.File
 }
 
 // Setup mounts everything the spec asks for under the rootfs and makes it
@@ -67,7 +70,7 @@ func Setup(spec *specs.Spec, o Options) error {
 	// Step 3: the config's mounts, in order.
 	devBound := false
 	for i, m := range spec.Mounts {
-		if err := mountOne(root, m, o); err != nil {
+		if err := mountOne(root, m, o, o.IDMapped[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean(m.Destination) == "/dev" && isBind(m) {
@@ -143,60 +146,6 @@ func isBind(m specs.Mount) bool {
 
 // fdPath is how a mount reaches a resolved descriptor.
 func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
-
-func mountOne(root *os.File, m specs.Mount, o Options) error {
-	opts := config.ParseMountOptions(m.Options)
-	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		return mountCgroup(root, m, opts, o)
-	}
-	bind := isBind(m)
-	isDir := true
-	src := m.Source
-	if bind {
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(o.Bundle, src)
-		}
-		fi, err := os.Stat(src)
-		if err != nil {
-			return fmt.Errorf("bind source: %w", err)
-		}
-		isDir = fi.IsDir()
-	}
-	dest, err := makeDest(root, m.Destination, isDir)
-	if err != nil {
-		return err
-	}
-	defer dest.Close()
-	flags := uintptr(opts.Flags)
-	if bind {
-		// A bind mount ignores other flags; they need a remount.
-		if err := unix.Mount(src, fdPath(dest), "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
-			return err
-		}
-	} else if err := unix.Mount(m.Source, fdPath(dest), m.Type, flags, opts.Data); err != nil {
-		return err
-	}
-	// dest still names the directory under the new mount: reopen the
-	// path to act on the mount itself.
-	top, err := openInRoot(root, m.Destination)
-	if err != nil {
-		return err
-	}
-	defer top.Close()
-	if bind {
-		if extra := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
-			if err := remount(fdPath(top), extra); err != nil {
-				return err
-			}
-		}
-	}
-	for _, p := range opts.Propagation {
-		if err := unix.Mount("", fdPath(top), "", uintptr(p), ""); err != nil {
-			return fmt.Errorf("set propagation: %w", err)
-		}
-	}
-	return nil
-}
 
 // makeDest creates the mount point inside the rootfs (a directory, or an
 // empty file for a file bind mount) and returns a descriptor for it.
