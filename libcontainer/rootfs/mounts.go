@@ -32,11 +32,18 @@ func mountOne(root *os.File, m specs.Mount, o Options, idmapped *os.File) error 
 		if !filepath.IsAbs(src) {
 			src = filepath.Join(o.Bundle, src)
 		}
-		fi, err := os.Stat(src)
-		if err != nil {
-			return fmt.Errorf("bind source: %w", err)
+		var st unix.Stat_t
+		var err error
+		if idmapped != nil {
+			// init (maybe in a user namespace) need not reach the source.
+			err = unix.Fstat(int(idmapped.Fd()), &st)
+		} else {
+			err = unix.Stat(src, &st)
 		}
-		isDir = fi.IsDir()
+		if err != nil {
+			return fmt.Errorf("bind source %s: %w", src, err)
+		}
+		isDir = st.Mode&unix.S_IFMT == unix.S_IFDIR
 	}
 	dest, err := makeDest(root, m.Destination, isDir)
 	if err != nil {
