@@ -123,7 +123,7 @@ func validateSysctl(c *Config) error {
 			return fmt.Errorf("%s: not allowed: no namespace of the container owns it, so it would change the host", field)
 		}
 		if !ownNamespace(s, need) {
-			return fmt.Errorf("%s: needs a %s namespace of the container's own in linux.namespaces", field, need)
+			return fmt.Errorf("%s: needs the container's own %s namespace in linux.namespaces", field, need)
 		}
 	}
 	return nil
