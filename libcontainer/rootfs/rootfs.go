@@ -44,19 +44,15 @@ type Options struct {
 // Setup mounts everything the spec asks for under the rootfs and makes it
 // the process's root. The caller is in a new mount namespace.
 func Setup(spec *specs.Spec, o Options) error {
-	// Step 1: stop our mounts from propagating back to the host
-	// (rootfsPropagation, default rslave as runc).
-	prop := unix.MS_SLAVE | unix.MS_REC
-	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
-		p, ok := config.PropagationFlag(spec.Linux.RootfsPropagation)
-		if !ok {
-			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
-		}
-		prop = p
-	}
-	if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
+	// Step 1: stop our mounts from propagating back to the host: always
+	// rslave first, whatever rootfsPropagation says (a non-recursive
+	// "private" would leave other host mounts shared, and pivot_root
+	// refuses a shared root). The value asked for is applied to the
+	// container's own root by Finalize.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("set propagation of / : %w", err)
 	}
+
 	// Step 2: pivot_root needs the new root to be a mount point.
 	if err := unix.Mount(o.Rootfs, o.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s: %w", o.Rootfs, err)
@@ -98,10 +94,11 @@ func Setup(spec *specs.Spec, o Options) error {
 		}
 	}
 	// Step 6: switch root.
+	switchRoot := pivotRoot
 	if o.NoPivot {
-		return moveRoot(o.Rootfs)
+		switchRoot = moveRoot
 	}
-	return pivotRoot(o.Rootfs)
+	return switchRoot(o.Rootfs)
 }
 
 // Finalize runs after the switch and after the console is set up:
@@ -122,6 +119,19 @@ func Finalize(spec *specs.Spec) error {
 			if err := maskPath(root, p); err != nil {
 				return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
 			}
+		}
+	}
+	// The propagation asked for, on the container's own root, once the
+	// runtime's bind mounts are done (an unbindable root would refuse
+	// them). "shared" is shared with the container's own mounts only: the
+	// host's side is at most a master.
+	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
+		prop, ok := config.PropagationFlag(spec.Linux.RootfsPropagation)
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
+		}
+		if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %s: %w", spec.Linux.RootfsPropagation, err)
 		}
 	}
 	if spec.Root != nil && spec.Root.Readonly {

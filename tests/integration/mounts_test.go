@@ -83,7 +83,8 @@ func TestMountOptionsInMountinfo(t *testing.T) {
 }
 
 func TestRootfsPropagation(t *testing.T) {
-	for prop, want := range map[string]string{"rprivate": "private", "rslave": "master:", "": "master:"} {
+	for prop, want := range map[string]string{"rprivate": "private", "private": "private", "rslave": "master:", "": "master:",
+		"slave": "master:", "rshared": "shared:", "shared": "shared:", "runbindable": "unbindable", "unbindable": "unbindable"} {
 		t.Run("prop="+prop, func(t *testing.T) {
 			e := newEnv(t)
 			s := e.spec("sh", "-c", mountinfoAwk)
