@@ -281,12 +281,8 @@ func setupConsole(c *Config, ownMounts bool) error {
 	}
 	if ownMounts {
 		// /dev/console is the container's terminal, as on a real system.
-		f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err == nil {
-			f.Close()
-			if err := unix.Mount(slave.Name(), "/dev/console", "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind %s to /dev/console: %w", slave.Name(), err)
-			}
+		if err := rootfs.MountConsole(slave); err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
 		}
 	}
 	if err := terminal.SendFd(sock, master.Name(), master); err != nil {

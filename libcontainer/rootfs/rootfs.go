@@ -266,9 +266,21 @@ func maskPath(root *os.File, p string) error {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return unix.Mount("tmpfs", fdPath(f), "tmpfs", unix.MS_RDONLY, "size=0k")
+		return mountEmptyTmpfs(f)
 	}
-	return unix.Mount("/dev/null", fdPath(f), "", unix.MS_BIND, "")
+	null, err := openInRoot(root, "/dev/null")
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
+		return err
+	}
+	// The container's /dev/null must be the real one to mask with it.
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return errors.New("/dev/null is not the null device")
+	}
+	return bindFd(null, f, false)
 }
 
 // readonlyPath makes p a read-only bind mount of itself.
@@ -281,7 +293,7 @@ func readonlyPath(root *os.File, p string) error {
 		return err
 	}
 	defer f.Close()
-	if err := unix.Mount(fdPath(f), fdPath(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := bindFd(f, f, true); err != nil {
 		return err
 	}
 	top, err := openInRoot(root, p)
@@ -289,7 +301,7 @@ func readonlyPath(root *os.File, p string) error {
 		return err
 	}
 	defer top.Close()
-	return remount(fdPath(top), unix.MS_RDONLY|unix.MS_REC)
+	return makeReadonly(top)
 }
 
 // ownCgroup returns this process's cgroup path in the hierarchy whose

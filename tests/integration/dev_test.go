@@ -119,3 +119,28 @@ func TestDevConsoleIsTheTerminal(t *testing.T) {
 		t.Fatalf("output %q", out.String())
 	}
 }
+
+// Masks and read-only paths do not go through the container's /proc,
+// which the config may leave out (or the image may fake with a symlink).
+func TestMasksWithoutContainerProc(t *testing.T) {
+	e := newEnv(t)
+	rootfs := copyRootfs(t)
+	os.MkdirAll(filepath.Join(rootfs, "data"), 0o755)
+	os.WriteFile(filepath.Join(rootfs, "secret"), []byte("s"), 0o644)
+	// A fake /proc whose self/fd entries point at /data.
+	os.Remove(filepath.Join(rootfs, "proc"))
+	os.MkdirAll(filepath.Join(rootfs, "fakeproc", "self"), 0o755)
+	os.Symlink("/data", filepath.Join(rootfs, "fakeproc", "self", "fd"))
+	os.Symlink("/fakeproc", filepath.Join(rootfs, "proc"))
+	s := e.spec("sh", "-c", `wc -c < /secret; touch /data/x 2>/dev/null || echo data-readonly; ls /data | wc -l`)
+	s.Root.Path = rootfs
+	s.Root.Readonly = false
+	s.Mounts = s.Mounts[1:] // no /proc
+	s.Linux.MaskedPaths = []string{"/secret"}
+	s.Linux.ReadonlyPaths = []string{"/data"}
+	e.write(s)
+	r := e.husk("run", e.id)
+	if r.code != 0 || r.stdout != "0\ndata-readonly\n0\n" {
+		t.Fatalf("run: %v", r)
+	}
+}
