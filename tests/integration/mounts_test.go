@@ -280,3 +280,26 @@ func TestIdmappedMount(t *testing.T) {
 	}
 }
 
+
+// In a user namespace the host's nosuid/nodev/noexec are locked on a bind
+// mount: a remount for "ro" must keep them instead of failing.
+func TestBindRemountKeepsLockedFlags(t *testing.T) {
+	e := newEnv(t)
+	host := t.TempDir()
+	os.Chmod(filepath.Dir(host), 0o755)
+	if err := unix.Mount("tmpfs", host, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=1m,mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(host, unix.MNT_DETACH) })
+	rootfs := copyRootfs(t)
+	os.Mkdir(filepath.Join(rootfs, "m"), 0o755)
+	s := e.spec("sh", "-c", mountinfoAwk+` | grep '^/m '`)
+	s.Root.Path = rootfs
+	userNSSpec(s)
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/m", Type: "bind", Source: host, Options: []string{"bind", "ro"}})
+	e.write(s)
+	r := e.husk("run", e.id)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "/m ro,nosuid,nodev,noexec") {
+		t.Fatalf("run: %v", r)
+	}
+}
