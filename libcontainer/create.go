@@ -237,6 +237,10 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	// reap it whatever happens.
 	defer cmd.Wait()
 	childSock.Close()
+	if err := setInitialAffinity(cmd.Process.Pid, spec.Process); err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
 	// Join the cgroup while nsenter still waits for its bootstrap: init
 	// and everything it forks inherit it, and the cgroup namespace
 	// nsenter unshares is rooted at it.

@@ -78,15 +78,9 @@ func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
 	// Device nodes and mount points get exactly the modes asked for; the
 	// process's umask is set just before exec.
 	unix.Umask(0)
-	// Step 1b: the cpus init runs on until just before exec; the host's
-	// /proc, kept for the writes of step 5 whatever the container mounts
-	// on its own; the idmapped trees the parent made. Each only when the
-	// config asks for it.
-	if a := proc.ExecCPUAffinity; a != nil && a.Initial != "" {
-		if err := setAffinity("process.execCPUAffinity.initial", a.Initial); err != nil {
-			return err
-		}
-	}
+	// Step 1b: the host's /proc, kept for the writes of step 5 whatever
+	// the container mounts on its own; the idmapped trees the parent
+	// made. Each only when the config asks for it.
 	var hostProc *os.File
 	if (spec.Linux != nil && len(spec.Linux.Sysctl) > 0) || proc.OOMScoreAdj != nil {
 		var err error
