@@ -237,6 +237,10 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	// reap it whatever happens.
 	defer cmd.Wait()
 	childSock.Close()
+	if err := setInitialAffinity(cmd.Process.Pid, spec.Process); err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
 	// Join the cgroup while nsenter still waits for its bootstrap: init
 	// and everything it forks inherit it, and the cgroup namespace
 	// nsenter unshares is rooted at it.
@@ -264,6 +268,14 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		return nil, err
 	}
 
+	// Idmapped mounts are prepared here, where the privilege is.
+	trees, err := idmappedMounts(spec, opts.Config.Bundle, initPid)
+	if err != nil {
+		return nil, err
+	}
+	defer closeTrees(trees)
+	ic.IDMapMounts = treeOrder(trees)
+
 	dec := json.NewDecoder(parentSock)
 	enc := json.NewEncoder(parentSock)
 	if spec.Hooks != nil {
@@ -271,6 +283,9 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	}
 	if err := enc.Encode(ic); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if err := sendTrees(dec, parentSock, trees, ic.IDMapMounts); err != nil {
+		return nil, err
 	}
 	if err := runtimeCreateHooks(&h.State, dec, enc); err != nil {
 		return nil, err

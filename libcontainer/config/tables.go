@@ -168,6 +168,12 @@ var recursiveAttrs = map[string]struct {
 	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
+// atimeOptions are the recursiveAttrs that pick the atime mode.
+var atimeOptions = map[string]bool{
+	"rrelatime": true, "rnorelatime": true, "rnoatime": true, "ratime": true,
+	"rstrictatime": true, "rnostrictatime": true,
+}
+
 // MountOptions is a mount's option list sorted into what each syscall
 // needs: mount(2) flags, propagation changes, mount_setattr(2) attributes,
 // husk's own extensions, and the rest as filesystem data.
@@ -204,6 +210,24 @@ func ParseMountOptions(options []string) MountOptions {
 			continue
 		}
 		if a, ok := recursiveAttrs[opt]; ok {
+			if atimeOptions[opt] {
+				// The atime settings are one enum inside
+				// MOUNT_ATTR__ATIME (relatime is 0), which the kernel
+				// only changes when attr_clr holds the whole mask.
+				// Clearing one (ratime, rnorelatime, rnostrictatime)
+				// means the kernel default, relatime, except that
+				// rnorelatime means strictatime.
+				val := a.attr
+				if a.clear {
+					val = unix.MOUNT_ATTR_RELATIME
+					if opt == "rnorelatime" {
+						val = unix.MOUNT_ATTR_STRICTATIME
+					}
+				}
+				o.AttrClr |= unix.MOUNT_ATTR__ATIME
+				o.AttrSet = o.AttrSet&^unix.MOUNT_ATTR__ATIME | val
+				continue
+			}
 			if a.clear {
 				o.AttrClr |= a.attr
 				o.AttrSet &^= a.attr

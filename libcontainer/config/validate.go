@@ -18,6 +18,7 @@ func Validate(c *Config) error {
 	for _, check := range []func(*Config) error{
 		validateVersion, validateRoot, validateProcess, validateNamespaces,
 		validateMounts, validateDevices, validateHooks,
+		validateSysctl, validateProcessAttrs, validateMountExtras,
 	} {
 		if err := check(c); err != nil {
 			return err

@@ -43,7 +43,7 @@ func Run() error {
 	if err := dec.Decode(&c); err != nil {
 		return fmt.Errorf("read config from parent: %w", err)
 	}
-	if err := run(&c, dec, enc); err != nil {
+	if err := run(&c, sock, dec, enc); err != nil {
 		if errors.Is(err, ErrReported) {
 			return ErrReported // told `start` (startContainer hooks)
 		}
@@ -61,7 +61,7 @@ func Run() error {
 // parent, so `husk init` exits without printing it again.
 var ErrReported = errors.New("error reported to the parent")
 
-func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
+func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
 	spec, proc := c.Spec, c.Spec.Process
 	newNS := func(t specs.LinuxNamespaceType) bool { return slices.Contains(c.NewNamespaces, t) }
 	// ownNS: listed in the config, new or joined by path. As with runc, a
@@ -78,6 +78,24 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 	// Device nodes and mount points get exactly the modes asked for; the
 	// process's umask is set just before exec.
 	unix.Umask(0)
+	// Step 1b: the host's /proc, kept for the writes of step 5 whatever
+	// the container mounts on its own; the idmapped trees the parent
+	// made. Each only when the config asks for it.
+	var hostProc *os.File
+	if (spec.Linux != nil && len(spec.Linux.Sysctl) > 0) || proc.OOMScoreAdj != nil {
+		var err error
+		if hostProc, err = openHostProc(); err != nil {
+			return fmt.Errorf("open /proc: %w", err)
+		}
+		defer hostProc.Close()
+	}
+	var idmapped map[int]*os.File
+	if len(c.IDMapMounts) > 0 {
+		var err error
+		if idmapped, err = recvIDMapped(sock, enc, c.IDMapMounts); err != nil {
+			return err
+		}
+	}
 
 	// Step 2: the root filesystem (only in a mount namespace of the
 	// container's: anything else would change the host's mounts).
@@ -89,6 +107,7 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 			NewCgroupNS:  newNS(specs.CgroupNamespace),
 			InUserNS:     ownNS(specs.UserNamespace),
 			BeforeSwitch: func() error { return createHooks(c, dec, enc) },
+			IDMapped:     idmapped,
 		})
 		if err != nil {
 			return err
@@ -141,19 +160,44 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 			return fmt.Errorf("domainname %q: %w", spec.Domainname, err)
 		}
 	}
+	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
+		if err := setSysctls(hostProc, spec.Linux.Sysctl); err != nil {
+			return err
+		}
+	}
 	for i, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
 			return fmt.Errorf("process.rlimits[%d] %s (soft %d, hard %d): %w", i, rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
 	if proc.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0); err != nil {
+		if err := writeProc(hostProc, "self/oom_score_adj", strconv.Itoa(*proc.OOMScoreAdj)); err != nil {
 			return fmt.Errorf("process.oomScoreAdj %d: %w", *proc.OOMScoreAdj, err)
 		}
 	}
 
-	// Step 6: find the program now, so a missing binary fails create
+	// Scheduling, I/O priority and personality are inherited by the
+	// program; set while still root (an RT policy needs CAP_SYS_NICE).
+	if proc.Scheduler != nil {
+		if err := setScheduler(proc.Scheduler); err != nil {
+			return err
+		}
+	}
+	if proc.IOPriority != nil {
+		if err := setIOPriority(proc.IOPriority); err != nil {
+			return err
+		}
+	}
+	if spec.Linux != nil && spec.Linux.Personality != nil {
+		if err := setPersonality(spec.Linux.Personality); err != nil {
+			return err
+		}
+	}
+
+	// Step 6: HOME from the container's /etc/passwd when the config has
+	// none (as runc). Find the program now, so a missing binary fails create
 	// (with the words engines map to exit code 127), not start.
+	c.Env = withHome(c.Env, proc.User.UID)
 	path, err := lookPath(proc.Args[0], c.Env)
 	if err != nil {
 		return err
@@ -204,6 +248,11 @@ func run(c *Config, dec *json.Decoder, enc *json.Encoder) error {
 		umask = int(*proc.User.Umask)
 	}
 	unix.Umask(umask)
+	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
+		if err := setAffinity("process.execCPUAffinity.final", a.Final); err != nil {
+			return err
+		}
+	}
 	if err := unix.Exec(path, proc.Args, c.Env); err != nil {
 		return reportStart(c, fmt.Errorf("exec %s: %w", proc.Args[0], err))
 	}
@@ -226,12 +275,8 @@ func setupConsole(c *Config, ownMounts bool) error {
 	}
 	if ownMounts {
 		// /dev/console is the container's terminal, as on a real system.
-		f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err == nil {
-			f.Close()
-			if err := unix.Mount(slave.Name(), "/dev/console", "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind %s to /dev/console: %w", slave.Name(), err)
-			}
+		if err := rootfs.MountConsole(slave); err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
 		}
 	}
 	if err := terminal.SendFd(sock, master.Name(), master); err != nil {

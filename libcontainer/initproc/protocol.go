@@ -51,6 +51,10 @@ type Config struct {
 	// sees EOF when the exec succeeded. -1 when nobody waits (no
 	// startContainer or poststart hooks, or run).
 	StatusFd int `json:"statusFd"`
+	// IDMapMounts lists the indexes in spec.mounts of the idmapped mounts
+	// whose trees the parent sends (in this order, SCM_RIGHTS) when init
+	// asks with MsgMountFds.
+	IDMapMounts []int `json:"idmapMounts,omitempty"`
 }
 
 // Message is one step of the sync protocol between parent and init.
@@ -68,4 +72,7 @@ const (
 	// is not switched yet: run the prestart and createRuntime hooks, then
 	// send MsgGo. Sent only when the config has such hooks.
 	MsgHooks = "hooks"
+	// init -> parent: send the idmapped trees now (the parent sends them
+	// only when asked, so they never land in init's JSON read buffer).
+	MsgMountFds = "mountfds"
 )

@@ -36,24 +36,23 @@ type Options struct {
 	// is switched: where the prestart, createRuntime and createContainer
 	// hooks run.
 	BeforeSwitch func() error
+	// IDMapped holds, by index in spec.Mounts, the detached idmapped
+	// trees the parent made for idmap/ridmap mounts.
+	IDMapped map[int]*os.File
 }
 
 // Setup mounts everything the spec asks for under the rootfs and makes it
 // the process's root. The caller is in a new mount namespace.
 func Setup(spec *specs.Spec, o Options) error {
-	// Step 1: stop our mounts from propagating back to the host
-	// (rootfsPropagation, default rslave as runc).
-	prop := unix.MS_SLAVE | unix.MS_REC
-	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
-		p, ok := config.PropagationFlag(spec.Linux.RootfsPropagation)
-		if !ok {
-			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
-		}
-		prop = p
-	}
-	if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
+	// Step 1: stop our mounts from propagating back to the host: always
+	// rslave first, whatever rootfsPropagation says (a non-recursive
+	// "private" would leave other host mounts shared, and pivot_root
+	// refuses a shared root). The value asked for is applied to the
+	// container's own root by Finalize.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("set propagation of / : %w", err)
 	}
+
 	// Step 2: pivot_root needs the new root to be a mount point.
 	if err := unix.Mount(o.Rootfs, o.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s: %w", o.Rootfs, err)
@@ -67,7 +66,7 @@ func Setup(spec *specs.Spec, o Options) error {
 	// Step 3: the config's mounts, in order.
 	devBound := false
 	for i, m := range spec.Mounts {
-		if err := mountOne(root, m, o); err != nil {
+		if err := mountOne(root, m, o, o.IDMapped[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean(m.Destination) == "/dev" && isBind(m) {
@@ -95,10 +94,11 @@ func Setup(spec *specs.Spec, o Options) error {
 		}
 	}
 	// Step 6: switch root.
+	switchRoot := pivotRoot
 	if o.NoPivot {
-		return moveRoot(o.Rootfs)
+		switchRoot = moveRoot
 	}
-	return pivotRoot(o.Rootfs)
+	return switchRoot(o.Rootfs)
 }
 
 // Finalize runs after the switch and after the console is set up:
@@ -119,6 +119,19 @@ func Finalize(spec *specs.Spec) error {
 			if err := maskPath(root, p); err != nil {
 				return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
 			}
+		}
+	}
+	// The propagation asked for, on the container's own root, once the
+	// runtime's bind mounts are done (an unbindable root would refuse
+	// them). "shared" is shared with the container's own mounts only: the
+	// host's side is at most a master.
+	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
+		prop, ok := config.PropagationFlag(spec.Linux.RootfsPropagation)
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
+		}
+		if err := unix.Mount("", "/", "", uintptr(prop), ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %s: %w", spec.Linux.RootfsPropagation, err)
 		}
 	}
 	if spec.Root != nil && spec.Root.Readonly {
@@ -143,60 +156,6 @@ func isBind(m specs.Mount) bool {
 
 // fdPath is how a mount reaches a resolved descriptor.
 func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
-
-func mountOne(root *os.File, m specs.Mount, o Options) error {
-	opts := config.ParseMountOptions(m.Options)
-	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		return mountCgroup(root, m, opts, o)
-	}
-	bind := isBind(m)
-	isDir := true
-	src := m.Source
-	if bind {
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(o.Bundle, src)
-		}
-		fi, err := os.Stat(src)
-		if err != nil {
-			return fmt.Errorf("bind source: %w", err)
-		}
-		isDir = fi.IsDir()
-	}
-	dest, err := makeDest(root, m.Destination, isDir)
-	if err != nil {
-		return err
-	}
-	defer dest.Close()
-	flags := uintptr(opts.Flags)
-	if bind {
-		// A bind mount ignores other flags; they need a remount.
-		if err := unix.Mount(src, fdPath(dest), "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
-			return err
-		}
-	} else if err := unix.Mount(m.Source, fdPath(dest), m.Type, flags, opts.Data); err != nil {
-		return err
-	}
-	// dest still names the directory under the new mount: reopen the
-	// path to act on the mount itself.
-	top, err := openInRoot(root, m.Destination)
-	if err != nil {
-		return err
-	}
-	defer top.Close()
-	if bind {
-		if extra := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
-			if err := remount(fdPath(top), extra); err != nil {
-				return err
-			}
-		}
-	}
-	for _, p := range opts.Propagation {
-		if err := unix.Mount("", fdPath(top), "", uintptr(p), ""); err != nil {
-			return fmt.Errorf("set propagation: %w", err)
-		}
-	}
-	return nil
-}
 
 // makeDest creates the mount point inside the rootfs (a directory, or an
 // empty file for a file bind mount) and returns a descriptor for it.
@@ -307,9 +266,21 @@ func maskPath(root *os.File, p string) error {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return unix.Mount("tmpfs", fdPath(f), "tmpfs", unix.MS_RDONLY, "size=0k")
+		return mountEmptyTmpfs(f)
 	}
-	return unix.Mount("/dev/null", fdPath(f), "", unix.MS_BIND, "")
+	null, err := openInRoot(root, "/dev/null")
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
+		return err
+	}
+	// The container's /dev/null must be the real one to mask with it.
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return errors.New("/dev/null is not the null device")
+	}
+	return bindFd(null, f, false)
 }
 
 // readonlyPath makes p a read-only bind mount of itself.
@@ -322,7 +293,7 @@ func readonlyPath(root *os.File, p string) error {
 		return err
 	}
 	defer f.Close()
-	if err := unix.Mount(fdPath(f), fdPath(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := bindFd(f, f, true); err != nil {
 		return err
 	}
 	top, err := openInRoot(root, p)
@@ -330,7 +301,7 @@ func readonlyPath(root *os.File, p string) error {
 		return err
 	}
 	defer top.Close()
-	return remount(fdPath(top), unix.MS_RDONLY|unix.MS_REC)
+	return makeReadonly(top)
 }
 
 // ownCgroup returns this process's cgroup path in the hierarchy whose
