@@ -44,7 +44,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration: these tests run real containers and need root")
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// The shared busybox rootfs and the sd-notify helper live outside any
+	// test's own t.TempDir(): remove them so runs leave nothing in /tmp.
+	if busyboxRootfs != "" {
+		os.RemoveAll(busyboxRootfs)
+	}
+	if sdNotifyBin != "" {
+		os.RemoveAll(filepath.Dir(sdNotifyBin))
+	}
+	os.Exit(code)
 }
 
 // kernelLane reports whether we run inside the kernel lane's VM, where
