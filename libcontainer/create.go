@@ -213,7 +213,17 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		extra = append(extra, consoleChild)
 	}
 
+	// The sealed binary and the cgroup are independent and each takes a
+	// few milliseconds of system calls: make them at the same time.
+	cgroupReady := make(chan error, 1)
+	go func() { cgroupReady <- cgroup.Prepare() }()
 	exe, method, err := exeseal.Open(opts.Root, opts.ForceMemfd)
+	if cgErr := <-cgroupReady; cgErr != nil {
+		if exe != nil {
+			exe.Close()
+		}
+		return nil, cgErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("protect husk binary for init: %w", err)
 	}
@@ -244,7 +254,7 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	// Join the cgroup while nsenter still waits for its bootstrap: init
 	// and everything it forks inherit it, and the cgroup namespace
 	// nsenter unshares is rooted at it.
-	if err := cgroup.Apply(cmd.Process.Pid); err != nil {
+	if err := cgroup.Join(cmd.Process.Pid); err != nil {
 		cmd.Process.Kill()
 		return nil, err
 	}
