@@ -297,15 +297,9 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		}
 		opts.Console(master)
 	}
-	var msg initproc.Message
-	if err := dec.Decode(&msg); err != nil {
-		return nil, readInitError(nil, err)
-	}
-	if msg.Type == initproc.MsgError {
-		return nil, errors.New(msg.Error)
-	}
-	if msg.Type != initproc.MsgReady {
-		return nil, fmt.Errorf("unexpected message %q from init", msg.Type)
+	// A seccomp notify listener comes on the way (execsync.go).
+	if err := waitReady(parentSock, dec, enc, seccompListener(spec, &h.State, initPid, Creating)); err != nil {
+		return nil, err
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, initPid); err != nil {
