@@ -112,6 +112,7 @@ func run(c *Config, s *syncer) error {
 			InUserNS:     ownNS(specs.UserNamespace),
 			BeforeSwitch: func() error { return createHooks(c, dec, enc) },
 			IDMapped:     idmapped,
+			MountLabel:   mountLabel(spec),
 		})
 		if err != nil {
 			return err
@@ -202,6 +203,13 @@ func run(c *Config, s *syncer) error {
 		return reportStart(c, err)
 	}
 	return nil
+}
+
+func mountLabel(spec *specs.Spec) string {
+	if spec.Linux == nil {
+		return ""
+	}
+	return spec.Linux.MountLabel
 }
 
 // setupConsole creates the pty, sends its master over the console socket

@@ -308,3 +308,24 @@ func TestExecIntoCreatedContainer(t *testing.T) {
 		t.Fatalf("status after exec %q, want created", st)
 	}
 }
+
+// On a cgroup v2 host an exec'd process joins the init's unified cgroup
+// (this machine is v1 hybrid: the kernel lane runs it).
+func TestKernelExecCgroup2(t *testing.T) {
+	needKernel(t, cgroup2Only(), "a cgroup v2 (unified) host")
+	e := newEnv(t)
+	s := e.spec("sleep", "1000")
+	pid := e.runDetached(s)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	e.must("exec", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
+	data, _ := os.ReadFile(pidFile)
+	execPid, _ := strconv.Atoi(string(data))
+	initCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	execCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
+	if !strings.HasPrefix(string(initCg), "0::/") || string(initCg) != string(execCg) {
+		t.Fatalf("exec'd process's cgroup %q, init's %q", execCg, initCg)
+	}
+	if r := e.husk("exec", e.id, "sh", "-c", "exit 3"); r.code != 3 {
+		t.Fatalf("exec exit 3: %v", r)
+	}
+}

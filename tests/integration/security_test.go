@@ -370,7 +370,7 @@ func TestKernelAppArmor(t *testing.T) {
 	}
 	defer exec.Command(parser, "-R", profile).Run()
 	e := newEnv(t)
-	s := e.spec("sh", "-c", "cat /proc/self/attr/current; echo; touch /tmp/aa || echo denied; sleep 1000")
+	s := e.spec("sh", "-c", "cat /proc/self/attr/current; touch /tmp/aa || echo denied; sleep 1000")
 	s.Process.ApparmorProfile = "husk-test"
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
 	e.write(s)
