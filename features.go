@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,13 +14,9 @@ import (
 
 	"github.com/huskrt/husk/apparmor"
 	"github.com/huskrt/husk/libcontainer/config"
+	"github.com/huskrt/husk/libcontainer/hooks"
 	"github.com/huskrt/husk/seccomp"
 )
-
-// cgroupsImplemented: husk does not manage cgroups yet (a container runs
-// in its creator's cgroup), so it claims no cgroup support; the cgroup
-// work turns this on.
-const cgroupsImplemented = false
 
 func featuresCommand() *cli.Command {
 	return &cli.Command{
@@ -53,14 +50,18 @@ func hostFeatures() *features.Features {
 		sec.Actions, sec.Operators, sec.Archs, sec.KnownFlags, sec.SupportedFlags =
 			sc.Actions, sc.Operators, sc.Archs, seccompFlagNames(), sc.Flags
 	}
+	// The cgroup version is the host's; the systemd driver needs systemd
+	// running (cgroups.New refuses it otherwise); rdma is a controller the
+	// host may lack.
 	v1, v2 := false, false
-	if cgroupsImplemented {
-		var st syscall.Statfs_t
-		if syscall.Statfs("/sys/fs/cgroup", &st) == nil {
-			v2 = st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
-			v1 = !v2
-		}
+	var st syscall.Statfs_t
+	if syscall.Statfs("/sys/fs/cgroup", &st) == nil {
+		v2 = st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
+		v1 = !v2
 	}
+	_, err := os.Stat("/run/systemd/system")
+	systemd := err == nil
+	rdma, _ := os.ReadFile("/proc/cgroups")
 	ann := map[string]string{
 		"io.github.huskrt.husk.version": version,
 		"io.github.huskrt.husk.commit":  commit,
@@ -71,11 +72,13 @@ func hostFeatures() *features.Features {
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
-		MountOptions:  config.MountOptionNames(),
+		Hooks: []string{hooks.Prestart, hooks.CreateRuntime, hooks.CreateContainer,
+			hooks.StartContainer, hooks.Poststart, hooks.Poststop},
+		MountOptions: config.MountOptionNames(),
 		Linux: &features.Linux{
 			Namespaces:   config.HostNamespaces(),
 			Capabilities: config.HostCapabilities(),
-			Cgroup:       &features.Cgroup{V1: b(v1), V2: b(v2), Systemd: b(false), SystemdUser: b(false), Rdma: b(false)},
+			Cgroup:       &features.Cgroup{V1: b(v1), V2: b(v2), Systemd: b(systemd), SystemdUser: b(false), Rdma: b(strings.Contains(string(rdma), "\nrdma\t"))},
 			Seccomp:      sec,
 			Apparmor:     &features.Apparmor{Enabled: b(apparmor.Enabled())},
 			Selinux:      &features.Selinux{Enabled: b(selinux.GetEnabled())},

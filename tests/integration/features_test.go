@@ -66,8 +66,26 @@ func TestFeaturesMatchHost(t *testing.T) {
 	if c := l.Cgroup; c == nil || (c.V2 != nil && *c.V2 && !cgroup2Only()) || (c.V1 != nil && *c.V1 && cgroup2Only()) {
 		t.Errorf("cgroup: %+v, host cgroup v2 only: %v", c, cgroup2Only())
 	}
-	if len(f.Hooks) != 0 {
-		t.Errorf("hooks %v claimed: husk does not run hooks yet", f.Hooks)
+	if len(f.Hooks) != 6 {
+		t.Errorf("hooks %v: husk runs the six kinds of runtime-spec 1.3", f.Hooks)
+	}
+	if c := l.Cgroup; c == nil || c.V2 == nil || c.V1 == nil || *c.V2 != cgroup2Only() || *c.V1 == cgroup2Only() {
+		t.Errorf("cgroup %+v: host cgroup v2 only: %v", c, cgroup2Only())
 	}
 	e.fails(`"features" requires exactly 0 argument(s)`, "features", "x")
+}
+
+// The static binary (libseccomp included) runs where there are no shared
+// libraries at all: inside a busybox container.
+func TestStaticBinaryRunsWithoutLibraries(t *testing.T) {
+	e := newEnv(t)
+	s := e.spec("/husk", "features")
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/husk", Type: "bind", Source: huskBin, Options: []string{"bind", "ro"}})
+	e.write(s)
+	r := e.husk("run", e.id)
+	var f features.Features
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &f) != nil || f.Linux == nil || f.Linux.Seccomp == nil || !*f.Linux.Seccomp.Enabled {
+		t.Fatalf("husk features in a container without libraries: %v", r)
+	}
+	os.Remove(s.Root.Path + "/husk")
 }
