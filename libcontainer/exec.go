@@ -169,6 +169,10 @@ func Exec(opts ExecOpts) (int, error) {
 		Stderr:     opts.Stderr,
 		ExtraFiles: extra,
 	}
+	// The process becomes our child when the intermediate exits, so that
+	// on failure we can reap it; on success, once husk exits, it goes to
+	// the next subreaper up (the engine's shim) as it would anyway.
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start husk init: %w", err)
 	}
@@ -179,8 +183,13 @@ func Exec(opts ExecOpts) (int, error) {
 	defer func() {
 		if !success {
 			cmd.Process.Kill()
+			cmd.Wait()
 			if pid > 0 {
+				// With the intermediate gone we (a child subreaper) are the
+				// process's parent: reap it, or its zombie holds up the pid
+				// namespace's teardown on delete.
 				unix.Kill(pid, unix.SIGKILL)
+				unix.Wait4(pid, nil, 0, nil)
 			}
 		}
 	}()
