@@ -50,7 +50,8 @@ func Exec(opts ExecOpts) (int, error) {
 	}
 	// Held until the process runs: a concurrent delete or kill waits.
 	defer h.Close()
-	switch st := h.State.Status(h.Dir); st {
+	st := h.State.Status(h.Dir)
+	switch st {
 	case Stopped:
 		return 0, errors.New("cannot exec in a stopped container")
 	case Paused:
@@ -195,9 +196,13 @@ func Exec(opts ExecOpts) (int, error) {
 	}()
 
 	// Into the container's cgroups before nsenter forks, so the process
-	// is never outside them.
-	if err := joinCgroups(cgDirs, cmd.Process.Pid); err != nil {
-		return 0, err
+	// is never outside them. In a frozen cgroup (--ignore-paused) setup
+	// would freeze half-way: the process joins once it has exec'd, and
+	// freezes there until resume.
+	if st != Paused {
+		if err := joinCgroups(cgDirs, cmd.Process.Pid); err != nil {
+			return 0, err
+		}
 	}
 	if err := sendBootstrapEntries(parentSock, boot); err != nil {
 		return 0, err
@@ -226,6 +231,11 @@ func Exec(opts ExecOpts) (int, error) {
 	}
 	if err := waitExec(dec); err != nil {
 		return 0, err
+	}
+	if st == Paused {
+		if err := joinCgroups(cgDirs, pid); err != nil {
+			return 0, err
+		}
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, pid); err != nil {

@@ -329,3 +329,29 @@ func TestKernelExecCgroup2(t *testing.T) {
 		t.Fatalf("exec exit 3: %v", r)
 	}
 }
+
+// exec into a paused container fails as runc's does; after resume it
+// works. --ignore-paused lets it through: the process starts frozen with
+// the rest and runs on resume.
+func TestExecIntoPausedContainer(t *testing.T) {
+	e := newEnv(t)
+	e.runDetached(e.spec("sleep", "1000"))
+	e.must("pause", e.id)
+	e.fails("cannot exec in a paused container (use --ignore-paused to override)", "exec", e.id, "true")
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	e.must("exec", "--ignore-paused", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
+	data, _ := os.ReadFile(pidFile)
+	execPid, _ := strconv.Atoi(string(data))
+	if execPid <= 0 || !pidAlive(execPid) {
+		t.Fatalf("exec --ignore-paused: no process (pid file %q)", data)
+	}
+	initCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", e.state(e.id).Pid))
+	execCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
+	if string(initCg) != string(execCg) {
+		t.Fatalf("exec --ignore-paused process's cgroups %q, init's %q", execCg, initCg)
+	}
+	e.must("resume", e.id)
+	if r := e.husk("exec", e.id, "echo", "resumed"); r.code != 0 || r.stdout != "resumed\n" {
+		t.Fatalf("exec after resume: %v", r)
+	}
+}
