@@ -74,7 +74,7 @@ func setFlag(filter *libseccomp.ScmpFilter, fl specs.LinuxSeccompFlag) error {
 	default:
 		return fmt.Errorf("unknown flag")
 	}
-	var verr libseccomp.VersionError
+	var verr *libseccomp.VersionError
 	if errors.As(err, &verr) {
 		return fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}

@@ -355,3 +355,67 @@ func TestExecIntoPausedContainer(t *testing.T) {
 		t.Fatalf("exec after resume: %v", r)
 	}
 }
+
+func TestExecPreserveFdsAndNoNewPrivs(t *testing.T) {
+	e := newEnv(t)
+	s := e.spec("sleep", "1000")
+	s.Process.NoNewPrivileges = false
+	e.runDetached(s)
+	f, err := os.CreateTemp(t.TempDir(), "fd3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("through fd 3\n")
+	f.Seek(0, 0)
+	r := e.huskCmd(func(c *exec.Cmd) { c.ExtraFiles = []*os.File{f} },
+		"exec", "--preserve-fds", "1", e.id, "sh", "-c", "cat <&3; grep NoNewPrivs /proc/self/status")
+	if r.code != 0 || r.stdout != "through fd 3\nNoNewPrivs:\t0\n" {
+		t.Fatalf("exec --preserve-fds 1: %v", r)
+	}
+	// Without --preserve-fds the descriptor does not reach the process.
+	f.Seek(0, 0)
+	r = e.huskCmd(func(c *exec.Cmd) { c.ExtraFiles = []*os.File{f} }, "exec", "--no-new-privs", e.id, "sh", "-c", "test -e /proc/self/fd/3 && echo leaked; grep NoNewPrivs /proc/self/status")
+	if r.code != 0 || r.stdout != "NoNewPrivs:\t1\n" {
+		t.Fatalf("exec --no-new-privs without --preserve-fds: %v", r)
+	}
+}
+
+// --cgroup puts the process in an existing sub-cgroup of the container's.
+func TestExecSubCgroup(t *testing.T) {
+	if cgroup2Only() {
+		t.Skip("SKIP: needs a cgroup v1 pids hierarchy (this test's controller:path form); TestKernelExecCgroup2 covers v2")
+	}
+	e := newEnv(t)
+	pid := e.runDetached(e.spec("sleep", "1000"))
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	var pidsPath string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" {
+			pidsPath = f[2]
+		}
+	}
+	if pidsPath == "" {
+		t.Fatalf("container has no pids cgroup: %s", data)
+	}
+	sub := filepath.Join("/sys/fs/cgroup/pids", pidsPath, "husk-exec-sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(sub)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	e.must("exec", "--cgroup", "pids:husk-exec-sub", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
+	b, _ := os.ReadFile(pidFile)
+	execPid, _ := strconv.Atoi(string(b))
+	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
+	if !strings.Contains(string(cg), ":pids:"+pidsPath+"/husk-exec-sub\n") {
+		t.Errorf("exec --cgroup pids:husk-exec-sub: process cgroups\n%s", cg)
+	}
+	syscall.Kill(execPid, syscall.SIGKILL)
+	for i := 0; i < 100 && pidAlive(execPid); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 0; i < 100 && os.Remove(sub) != nil; i++ {
+		time.Sleep(20 * time.Millisecond) // the reaper may not have collected it yet
+	}
+	e.fails("join cgroup", "exec", "--cgroup", "pids:no-such-sub", e.id, "true")
+}

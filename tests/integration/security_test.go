@@ -391,3 +391,53 @@ func TestKernelAppArmor(t *testing.T) {
 		t.Fatalf("exec without a profile: %v", r)
 	}
 }
+
+// Every action and flag of the spec: TRACE without a tracer fails the
+// call with ENOSYS, TRAP and KILL_THREAD deliver SIGSYS, LOG allows.
+func TestSeccompActionsAndFlags(t *testing.T) {
+	for _, c := range []struct {
+		act  specs.LinuxSeccompAction
+		code int
+		want string
+	}{
+		{specs.ActTrace, 0, "Function not implemented"},
+		{specs.ActTrap, 128 + int(unix.SIGSYS), ""},
+		{specs.ActKillThread, 128 + int(unix.SIGSYS), ""},
+		{specs.ActKill, 128 + int(unix.SIGSYS), ""},
+		{specs.ActLog, 0, ""},
+	} {
+		e := newEnv(t)
+		s := e.spec("mkdir", "/dev/shm/x")
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, "SECCOMP_FILTER_FLAG_TSYNC"},
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: c.act}}}
+		if c.act == specs.ActTrace {
+			s.Process.Args = []string{"sh", "-c", "mkdir /dev/shm/x; exit 0"}
+		}
+		e.write(s)
+		r := e.husk("run", e.id)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: run: %v, want exit %d and %q", c.act, r, c.code, c.want)
+		}
+	}
+	// WAIT_KILLABLE_RECV works where husk's libseccomp and the kernel
+	// support it (features says so), and fails clearly where not.
+	e := newEnv(t)
+	var f struct {
+		Linux struct {
+			Seccomp struct{ SupportedFlags []string } `json:"seccomp"`
+		} `json:"linux"`
+	}
+	json.Unmarshal([]byte(e.must("features")), &f)
+	s := e.spec("true")
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+		Flags:    []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+	e.write(s)
+	if strings.Contains(strings.Join(f.Linux.Seccomp.SupportedFlags, " "), string(specs.LinuxSeccompFlagWaitKillableRecv)) {
+		e.must("run", e.id)
+	} else {
+		e.fails("linux.seccomp: flags[0] SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: not supported on this host", "run", e.id)
+		e.assertGone(e.id, 0)
+	}
+}
