@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -85,6 +86,10 @@ func (a *app) run(args []string) int {
 
 func (a *app) before(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	a.root = cmd.String("root")
+	if !cmd.IsSet("root") && os.Geteuid() != 0 && os.Getenv("XDG_RUNTIME_DIR") != "" {
+		// Not root: /run/husk is not ours; runc uses $XDG_RUNTIME_DIR/runc.
+		a.root = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "husk")
+	}
 	a.systemdCgroup, a.rootless = cmd.Bool("systemd-cgroup"), cmd.String("rootless")
 	if err := a.log.open(cmd.String("log"), cmd.String("log-format"), cmd.Bool("debug")); err != nil {
 		return ctx, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
 // cgroupDirsOf returns the directories of the cgroups the process behind
@@ -93,11 +94,15 @@ func cgroupMount(mounts []*mountinfo.Info, ctrls string) *mountinfo.Info {
 	return nil
 }
 
-// joinCgroups moves pid into each of dirs.
-func joinCgroups(dirs []string, pid int) error {
+// joinCgroups moves pid into each of dirs. rootless: a cgroup we may not
+// write is skipped.
+func joinCgroups(dirs []string, pid int, rootless bool) error {
 	for _, d := range dirs {
 		p := filepath.Join(d, "cgroup.procs")
 		if err := os.WriteFile(p, []byte(strconv.Itoa(pid)), 0); err != nil {
+			if rootless && (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS)) {
+				continue
+			}
 			if errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("join cgroup %s: it does not exist", d)
 			}

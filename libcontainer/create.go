@@ -428,6 +428,9 @@ const (
 // it writes the user namespace's id maps when asked, and turns a failure
 // into an error.
 func readBootstrapReplies(sock *os.File, spec *specs.Spec) (pid int, setgroupsDenied bool, err error) {
+	// Without CAP_SETGID (rootless) the kernel takes a gid_map only after
+	// setgroups(2) is denied in the new namespace.
+	denySetgroups := os.Geteuid() != 0
 	for {
 		var hdr [12]byte
 		if _, err := io.ReadFull(sock, hdr[:]); err != nil {
@@ -441,6 +444,13 @@ func readBootstrapReplies(sock *os.File, spec *specs.Spec) (pid int, setgroupsDe
 		}
 		switch typ {
 		case msgUsermap:
+			if denySetgroups {
+				p := fmt.Sprintf("/proc/%d/setgroups", val)
+				if err := os.WriteFile(p, []byte("deny"), 0); err != nil {
+					return 0, false, fmt.Errorf("rootless: write %s: %w", p, err)
+				}
+				setgroupsDenied = true
+			}
 			werr := writeIDMaps(val, spec.Linux)
 			ack := []byte{0}
 			if werr != nil {
@@ -453,7 +463,7 @@ func readBootstrapReplies(sock *os.File, spec *specs.Spec) (pid int, setgroupsDe
 				return 0, false, werr
 			}
 		case msgPid:
-			return val, false, nil
+			return val, setgroupsDenied, nil
 		case msgError:
 			return 0, false, fmt.Errorf("container init: %s", text)
 		default:

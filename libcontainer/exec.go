@@ -32,10 +32,13 @@ type ExecOpts struct {
 	PreserveFds  int
 	Cgroups      []string // --cgroup: [controller:]sub-cgroup of the container's
 	IgnorePaused bool
-	ForceMemfd   bool
-	Stdin        *os.File
-	Stdout       *os.File
-	Stderr       *os.File
+	// Rootless: cgroups husk may not write to are no error (the process
+	// stays in the caller's cgroup, as the container's init does).
+	Rootless   bool
+	ForceMemfd bool
+	Stdin      *os.File
+	Stdout     *os.File
+	Stderr     *os.File
 }
 
 // Exec starts a new process in a running (or created) container: it joins
@@ -136,6 +139,11 @@ func Exec(opts ExecOpts) (int, error) {
 		StatusFd:      -1,
 		Exec:          true,
 	}
+	// A rootless container's user namespace denies setgroups(2): so must
+	// the exec'd process's setup.
+	if data, err := readAt(procDir, "setgroups"); err == nil && strings.TrimSpace(string(data)) == "deny" {
+		ic.SetgroupsDenied = true
+	}
 	var consoleParent *os.File
 	if proc.Terminal {
 		var consoleChild *os.File
@@ -200,7 +208,7 @@ func Exec(opts ExecOpts) (int, error) {
 	// would freeze half-way: the process joins once it has exec'd, and
 	// freezes there until resume.
 	if st != Paused {
-		if err := joinCgroups(cgDirs, cmd.Process.Pid); err != nil {
+		if err := joinCgroups(cgDirs, cmd.Process.Pid, opts.Rootless); err != nil {
 			return 0, err
 		}
 	}
@@ -233,7 +241,7 @@ func Exec(opts ExecOpts) (int, error) {
 		return 0, err
 	}
 	if st == Paused {
-		if err := joinCgroups(cgDirs, pid); err != nil {
+		if err := joinCgroups(cgDirs, pid, opts.Rootless); err != nil {
 			return 0, err
 		}
 	}

@@ -419,3 +419,69 @@ func TestExecSubCgroup(t *testing.T) {
 	}
 	e.fails("join cgroup", "exec", "--cgroup", "pids:no-such-sub", e.id, "true")
 }
+
+// As an unprivileged user: the state goes to $XDG_RUNTIME_DIR/husk, the
+// container gets a user namespace mapping root to the user (husk spec
+// --rootless), and exec joins it (setgroups denied, no cgroup writes).
+func TestRootlessRunAndExec(t *testing.T) {
+	e := newEnv(t)
+	xdg := t.TempDir()
+	os.Chmod(filepath.Dir(xdg), 0o755)
+	os.Chown(xdg, 1000, 1000)
+	bundle := t.TempDir()
+	os.Chmod(filepath.Dir(bundle), 0o755)
+	os.Chown(bundle, 1000, 1000)
+	husk := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(huskBin, args...)
+		cmd.Dir = bundle
+		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+xdg)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
+		// Files, not pipes: a detached container would hold a pipe open.
+		dir := t.TempDir()
+		outF, _ := os.Create(filepath.Join(dir, "stdout"))
+		errF, _ := os.Create(filepath.Join(dir, "stderr"))
+		defer outF.Close()
+		defer errF.Close()
+		cmd.Stdout, cmd.Stderr = outF, errF
+		err := cmd.Run()
+		out, _ := os.ReadFile(outF.Name())
+		errb, _ := os.ReadFile(errF.Name())
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{string(out), string(errb), code}
+	}
+	if r := husk("spec", "--rootless"); r.code != 0 {
+		t.Fatalf("spec --rootless: %v", r)
+	}
+	var s specs.Spec
+	data, _ := os.ReadFile(filepath.Join(bundle, "config.json"))
+	json.Unmarshal(data, &s)
+	s.Root.Path = rootfsTemplate(t)
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "id -u; cat /proc/self/uid_map; exec sleep 1000"}
+	data, _ = json.Marshal(&s)
+	os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644)
+	id := e.id + "-rootless"
+	defer husk("delete", "--force", id)
+	if r := husk("run", "-d", id); r.code != 0 {
+		t.Fatalf("rootless run -d: %v", r)
+	}
+	if _, err := os.Stat(filepath.Join(xdg, "husk", id, "state.json")); err != nil {
+		t.Fatalf("rootless state is not under $XDG_RUNTIME_DIR/husk: %v", err)
+	}
+	r := husk("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map")
+	if f := strings.Fields(r.stdout); r.code != 0 || len(f) != 4 || f[0] != "0" || f[2] != "1000" || f[3] != "1" {
+		t.Fatalf("rootless exec: %v", r)
+	}
+	if r := husk("delete", "--force", id); r.code != 0 {
+		t.Fatalf("rootless delete: %v", r)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(xdg, "husk")); len(entries) != 0 {
+		t.Fatalf("rootless delete left %d entries", len(entries))
+	}
+}

@@ -409,7 +409,7 @@ func TestSeccompActionsAndFlags(t *testing.T) {
 		e := newEnv(t)
 		s := e.spec("mkdir", "/dev/shm/x")
 		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
-			Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, "SECCOMP_FILTER_FLAG_TSYNC"},
+			Flags:    []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, "SECCOMP_FILTER_FLAG_TSYNC"},
 			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: c.act}}}
 		if c.act == specs.ActTrace {
 			s.Process.Args = []string{"sh", "-c", "mkdir /dev/shm/x; exit 0"}
