@@ -10,7 +10,7 @@ GOFLAGS_BUILD := -trimpath -tags netgo,osusergo,urfave_cli_no_template -ldflags 
 export CGO_ENABLED := 1
 PREFIX ?= /usr/local
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES := gcc libc6-dev busybox-static runc time
+APT_PACKAGES := gcc libc6-dev libseccomp-dev pkg-config busybox-static runc time
 SOURCES := $(shell find . -path ./tests -prune -o \( -name '*.go' -o -name '*.c' \) -print) go.mod go.sum
 
 .PHONY: all deps demo test unit integration bench conformance test-e2e test-kernel install clean

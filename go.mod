@@ -9,6 +9,8 @@ require (
 	github.com/moby/sys/userns v0.1.0
 	github.com/opencontainers/cgroups v0.1.1
 	github.com/opencontainers/runtime-spec v1.3.0
+	github.com/opencontainers/selinux v1.15.1
+	github.com/seccomp/libseccomp-golang v0.11.1
 	github.com/urfave/cli/v3 v3.14.0
 	golang.org/x/sys v0.49.0
 )

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -69,6 +70,7 @@ func (a *app) run(args []string) int {
 			a.createCommand(), a.startCommand(), a.runCommand(), a.stateCommand(),
 			a.listCommand(), a.killCommand(), a.deleteCommand(), specCommand(),
 			a.pauseCommand(), a.resumeCommand(), a.updateCommand(), a.eventsCommand(), a.psCommand(),
+			a.execCommand(), featuresCommand(),
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
@@ -84,6 +86,10 @@ func (a *app) run(args []string) int {
 
 func (a *app) before(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	a.root = cmd.String("root")
+	if !cmd.IsSet("root") && os.Geteuid() != 0 && os.Getenv("XDG_RUNTIME_DIR") != "" {
+		// Not root: /run/husk is not ours; runc uses $XDG_RUNTIME_DIR/runc.
+		a.root = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "husk")
+	}
 	a.systemdCgroup, a.rootless = cmd.Bool("systemd-cgroup"), cmd.String("rootless")
 	if err := a.log.open(cmd.String("log"), cmd.String("log-format"), cmd.Bool("debug")); err != nil {
 		return ctx, err

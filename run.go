@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/signal"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/huskrt/husk/libcontainer"
 	"github.com/huskrt/husk/libcontainer/terminal"
@@ -48,13 +45,11 @@ func (a *app) runCommand() *cli.Command {
 // child subreaper, since init is forked by nsenter), forwards signals to
 // it, and exits with its status.
 func (a *app) runForeground(opts *libcontainer.CreateOpts, keep bool) error {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+	fg, err := startForeground()
+	if err != nil {
 		return err
 	}
-	// Catch every signal before the container exists, so none is lost.
-	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	defer fg.stop()
 
 	var restore func()
 	if opts.Config.Spec.Process.Terminal && opts.ConsoleSocket == "" {
@@ -70,7 +65,7 @@ func (a *app) runForeground(opts *libcontainer.CreateOpts, keep bool) error {
 		forwarded = make(chan error, 1)
 		go func() { forwarded <- c.Notify.Forward(c.Pid, false) }()
 	}
-	status := waitForeground(c.Pid, sigs)
+	status := fg.wait(c.Pid)
 	if forwarded != nil {
 		<-forwarded // what the container sent before it exited
 	}
@@ -86,39 +81,6 @@ func (a *app) runForeground(opts *libcontainer.CreateOpts, keep bool) error {
 		return exitCode(status)
 	}
 	return nil
-}
-
-// waitForeground forwards signals to pid until it exits, reaping every
-// child that comes our way, and returns the status to exit with (128+n
-// for a process killed by signal n).
-func waitForeground(pid int, sigs chan os.Signal) int {
-	for {
-		// Reap first: the process may have exited before we got here.
-		for {
-			var ws unix.WaitStatus
-			p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err != nil || p <= 0 {
-				if errors.Is(err, unix.ECHILD) {
-					return 255 // lost the process (should not happen)
-				}
-				break
-			}
-			if p == pid {
-				if ws.Signaled() {
-					return 128 + int(ws.Signal())
-				}
-				return ws.ExitStatus()
-			}
-		}
-		switch s := (<-sigs).(unix.Signal); s {
-		case unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG, unix.SIGPIPE:
-			// SIGCHLD: loop and reap. SIGWINCH is the terminal proxy's,
-			// SIGURG the Go scheduler's; neither is meant for the
-			// container.
-		default:
-			unix.Kill(pid, s)
-		}
-	}
 }
 
 // addListenFds passes systemd socket activation through: the LISTEN_FDS

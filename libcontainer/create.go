@@ -307,15 +307,9 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		}
 		opts.Console(master)
 	}
-	var msg initproc.Message
-	if err := dec.Decode(&msg); err != nil {
-		return nil, readInitError(nil, err)
-	}
-	if msg.Type == initproc.MsgError {
-		return nil, errors.New(msg.Error)
-	}
-	if msg.Type != initproc.MsgReady {
-		return nil, fmt.Errorf("unexpected message %q from init", msg.Type)
+	// A seccomp notify listener comes on the way (execsync.go).
+	if err := waitReady(parentSock, dec, enc, seccompListener(spec, &h.State, initPid, Creating)); err != nil {
+		return nil, err
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, initPid); err != nil {
@@ -444,6 +438,9 @@ const (
 // it writes the user namespace's id maps when asked, and turns a failure
 // into an error.
 func readBootstrapReplies(sock *os.File, spec *specs.Spec) (pid int, setgroupsDenied bool, err error) {
+	// Without CAP_SETGID (rootless) the kernel takes a gid_map only after
+	// setgroups(2) is denied in the new namespace.
+	denySetgroups := os.Geteuid() != 0
 	for {
 		var hdr [12]byte
 		if _, err := io.ReadFull(sock, hdr[:]); err != nil {
@@ -457,6 +454,13 @@ func readBootstrapReplies(sock *os.File, spec *specs.Spec) (pid int, setgroupsDe
 		}
 		switch typ {
 		case msgUsermap:
+			if denySetgroups {
+				p := fmt.Sprintf("/proc/%d/setgroups", val)
+				if err := os.WriteFile(p, []byte("deny"), 0); err != nil {
+					return 0, false, fmt.Errorf("rootless: write %s: %w", p, err)
+				}
+				setgroupsDenied = true
+			}
 			werr := writeIDMaps(val, spec.Linux)
 			ack := []byte{0}
 			if werr != nil {
@@ -469,7 +473,7 @@ func readBootstrapReplies(sock *os.File, spec *specs.Spec) (pid int, setgroupsDe
 				return 0, false, werr
 			}
 		case msgPid:
-			return val, false, nil
+			return val, setgroupsDenied, nil
 		case msgError:
 			return 0, false, fmt.Errorf("container init: %s", text)
 		default:

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/huskrt/husk/seccomp"
 )
 
 // Validate checks the invariants the rest of husk relies on, before any
@@ -18,7 +20,7 @@ func Validate(c *Config) error {
 	for _, check := range []func(*Config) error{
 		validateVersion, validateRoot, validateProcess, validateNamespaces,
 		validateMounts, validateDevices, validateHooks,
-		validateSysctl, validateProcessAttrs, validateMountExtras,
+		validateSysctl, validateProcessAttrs, validateMountExtras, validateSeccomp,
 	} {
 		if err := check(c); err != nil {
 			return err
@@ -273,4 +275,11 @@ func validateHooks(c *Config) error {
 		}
 	}
 	return nil
+}
+
+func validateSeccomp(c *Config) error {
+	if c.Spec.Linux == nil {
+		return nil
+	}
+	return seccomp.Validate(c.Spec.Linux.Seccomp)
 }

@@ -43,7 +43,7 @@ func Run() error {
 	if err := dec.Decode(&c); err != nil {
 		return fmt.Errorf("read config from parent: %w", err)
 	}
-	if err := run(&c, sock, dec, enc); err != nil {
+	if err := run(&c, &syncer{sock: sock, dec: dec, enc: enc}); err != nil {
 		if errors.Is(err, ErrReported) {
 			return ErrReported // told `start` (startContainer hooks)
 		}
@@ -61,8 +61,12 @@ func Run() error {
 // parent, so `husk init` exits without printing it again.
 var ErrReported = errors.New("error reported to the parent")
 
-func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
+func run(c *Config, s *syncer) error {
+	if c.Exec {
+		return runExec(c, s)
+	}
 	spec, proc := c.Spec, c.Spec.Process
+	sock, dec, enc := s.sock, s.dec, s.enc
 	newNS := func(t specs.LinuxNamespaceType) bool { return slices.Contains(c.NewNamespaces, t) }
 	// ownNS: listed in the config, new or joined by path. As with runc, a
 	// joined mount or uts namespace is the container's to set up.
@@ -108,6 +112,7 @@ func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
 			InUserNS:     ownNS(specs.UserNamespace),
 			BeforeSwitch: func() error { return createHooks(c, dec, enc) },
 			IDMapped:     idmapped,
+			MountLabel:   mountLabel(spec),
 		})
 		if err != nil {
 			return err
@@ -137,14 +142,8 @@ func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 
-	// Step 5: names, keys and limits. A session keyring of its own keeps
-	// the container away from the keys of whoever started it (ENOSYS: the
-	// kernel has no keyrings, nothing to protect).
-	if !c.NoNewKeyring {
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
-			return fmt.Errorf("join a new session keyring: %w", err)
-		}
-	}
+	// Step 5: what belongs to the container rather than its process:
+	// names, loopback, sysctls, the OOM score (the host's /proc).
 	if spec.Hostname != "" && ownNS(specs.UTSNamespace) {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("hostname %q: %w", spec.Hostname, err)
@@ -165,66 +164,24 @@ func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
 			return err
 		}
 	}
-	for i, rl := range proc.Rlimits {
-		if err := setRlimit(rl); err != nil {
-			return fmt.Errorf("process.rlimits[%d] %s (soft %d, hard %d): %w", i, rl.Type, rl.Soft, rl.Hard, err)
-		}
-	}
 	if proc.OOMScoreAdj != nil {
 		if err := writeProc(hostProc, "self/oom_score_adj", strconv.Itoa(*proc.OOMScoreAdj)); err != nil {
 			return fmt.Errorf("process.oomScoreAdj %d: %w", *proc.OOMScoreAdj, err)
 		}
 	}
 
-	// Scheduling, I/O priority and personality are inherited by the
-	// program; set while still root (an RT policy needs CAP_SYS_NICE).
-	if proc.Scheduler != nil {
-		if err := setScheduler(proc.Scheduler); err != nil {
-			return err
-		}
-	}
-	if proc.IOPriority != nil {
-		if err := setIOPriority(proc.IOPriority); err != nil {
-			return err
-		}
-	}
-	if spec.Linux != nil && spec.Linux.Personality != nil {
-		if err := setPersonality(spec.Linux.Personality); err != nil {
-			return err
-		}
-	}
-
-	// Step 6: HOME from the container's /etc/passwd when the config has
-	// none (as runc). Find the program now, so a missing binary fails create
-	// (with the words engines map to exit code 127), not start.
-	c.Env = withHome(c.Env, proc.User.UID)
-	path, err := lookPath(proc.Args[0], c.Env)
+	// Steps 6-7: keyring, limits, scheduling, HOME and the program, user
+	// and capabilities, cwd, LSM labels and seccomp when it must be early:
+	// the process attributes `husk exec` sets up the same way (process.go).
+	path, err := setupProcess(c, s)
 	if err != nil {
 		return err
 	}
 
-	// Step 7: become the configured user with the configured
-	// capabilities. The bounding set is cut while we are still root.
-	if err := setUser(proc, c.SetgroupsDenied); err != nil {
-		return err
-	}
-	if proc.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
-	if err := unix.Chdir(proc.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", proc.Cwd, err)
-	}
-
 	// Step 8: tell the parent we are ready and wait until it has saved
 	// the state. If the parent died, the socket is closed: give up.
-	if err := enc.Encode(Message{Type: MsgReady}); err != nil {
-		return fmt.Errorf("report ready: %w", err)
-	}
-	var msg Message
-	if err := dec.Decode(&msg); err != nil || msg.Type != MsgGo {
-		os.Exit(1) // nobody to report to
+	if err := s.readyAndWait(); err != nil {
+		return err
 	}
 
 	// Step 9: create waits here until `start` writes the exec fifo.
@@ -242,21 +199,17 @@ func run(c *Config, sock *os.File, dec *json.Decoder, enc *json.Encoder) error {
 
 	// Step 10: the user's process gets stdio, the preserved descriptors
 	// and nothing else of ours.
-	closeExecFrom(3 + c.PreserveFds)
-	umask := 0o022
-	if proc.User.Umask != nil {
-		umask = int(*proc.User.Umask)
-	}
-	unix.Umask(umask)
-	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
-		if err := setAffinity("process.execCPUAffinity.final", a.Final); err != nil {
-			return err
-		}
-	}
-	if err := unix.Exec(path, proc.Args, c.Env); err != nil {
-		return reportStart(c, fmt.Errorf("exec %s: %w", proc.Args[0], err))
+	if err := execProcess(c, path); err != nil {
+		return reportStart(c, err)
 	}
 	return nil
+}
+
+func mountLabel(spec *specs.Spec) string {
+	if spec.Linux == nil {
+		return ""
+	}
+	return spec.Linux.MountLabel
 }
 
 // setupConsole creates the pty, sends its master over the console socket

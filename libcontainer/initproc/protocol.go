@@ -55,6 +55,11 @@ type Config struct {
 	// whose trees the parent sends (in this order, SCM_RIGHTS) when init
 	// asks with MsgMountFds.
 	IDMapMounts []int `json:"idmapMounts,omitempty"`
+	// Exec is set for `husk exec`: nsenter joined the namespaces of a
+	// running container, so init skips what the container already has
+	// (rootfs, hostname, /dev/console, exec fifo) and only sets up the
+	// process (see exec.go).
+	Exec bool `json:"exec,omitempty"`
 }
 
 // Message is one step of the sync protocol between parent and init.
@@ -75,4 +80,9 @@ const (
 	// init -> parent: send the idmapped trees now (the parent sends them
 	// only when asked, so they never land in init's JSON read buffer).
 	MsgMountFds = "mountfds"
+	// Seccomp notify: init -> parent MsgSeccomp (a listener fd is ready),
+	// parent -> init MsgSendFd, then init sends the fd alone with
+	// SCM_RIGHTS, so no JSON read-ahead can swallow it.
+	MsgSeccomp = "seccomp"
+	MsgSendFd  = "sendfd"
 )

@@ -23,6 +23,7 @@ func mountOne(root *os.File, m specs.Mount, o Options, idmapped *os.File) error 
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
 		return mountCgroup(root, m, opts, o)
 	}
+	opts.Data = withMountLabel(opts.Data, o.MountLabel) // selinux.go
 	bind := isBind(m)
 	isDir := true
 	src := m.Source

@@ -39,6 +39,9 @@ type Options struct {
 	// IDMapped holds, by index in spec.Mounts, the detached idmapped
 	// trees the parent made for idmap/ridmap mounts.
 	IDMapped map[int]*os.File
+	// MountLabel is linux.mountLabel: the SELinux context of the
+	// container's mounts (ignored without SELinux, see selinux.go).
+	MountLabel string
 }
 
 // Setup mounts everything the spec asks for under the rootfs and makes it

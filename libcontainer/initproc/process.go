@@ -1,0 +1,185 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	selinux "github.com/opencontainers/selinux/go-selinux"
+	"golang.org/x/sys/unix"
+
+	"github.com/huskrt/husk/apparmor"
+	"github.com/huskrt/husk/seccomp"
+)
+
+// syncer is init's end of the sync socket to the parent.
+type syncer struct {
+	sock *os.File
+	dec  *json.Decoder
+	enc  *json.Encoder
+}
+
+// readyAndWait tells the parent init is set up and waits until it has
+// saved the state. If the parent died the socket is closed: give up.
+func (s *syncer) readyAndWait() error {
+	if err := s.enc.Encode(Message{Type: MsgReady}); err != nil {
+		return fmt.Errorf("report ready: %w", err)
+	}
+	var msg Message
+	if err := s.dec.Decode(&msg); err != nil || msg.Type != MsgGo {
+		os.Exit(1) // nobody to report to
+	}
+	return nil
+}
+
+// setupProcess gives this process the attributes of process (and
+// linux.seccomp), in the order the kernel needs, up to but not including
+// the exec. It is shared by the container's init and `husk exec`. It
+// returns the resolved program path.
+func setupProcess(c *Config, s *syncer) (string, error) {
+	proc := c.Spec.Process
+
+	// A session keyring of its own keeps the container away from the keys
+	// of whoever started it; an exec'd process joins the container's
+	// (same name). ENOSYS: the kernel has no keyrings, nothing to protect.
+	if !c.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return "", fmt.Errorf("join a new session keyring: %w", err)
+		}
+	}
+	for i, rl := range proc.Rlimits {
+		if err := setRlimit(rl); err != nil {
+			return "", fmt.Errorf("process.rlimits[%d] %s (soft %d, hard %d): %w", i, rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+
+	// Scheduling, I/O priority and personality are inherited by the
+	// program; set while still root (an RT policy needs CAP_SYS_NICE).
+	if proc.Scheduler != nil {
+		if err := setScheduler(proc.Scheduler); err != nil {
+			return "", err
+		}
+	}
+	if proc.IOPriority != nil {
+		if err := setIOPriority(proc.IOPriority); err != nil {
+			return "", err
+		}
+	}
+	if l := c.Spec.Linux; l != nil && l.Personality != nil {
+		if err := setPersonality(l.Personality); err != nil {
+			return "", err
+		}
+	}
+
+	// HOME from the container's /etc/passwd when the config has none (as
+	// runc). Find the program now, so a missing binary fails create (with
+	// the words engines map to exit code 127), not start.
+	c.Env = withHome(c.Env, proc.User.UID)
+	path, err := lookPath(proc.Args[0], c.Env)
+	if err != nil {
+		return "", err
+	}
+
+	// Without no_new_privs, installing a seccomp filter needs
+	// CAP_SYS_ADMIN: load it while we still are root (as runc does).
+	if sc := seccompConfig(c); sc != nil && !proc.NoNewPrivileges {
+		if err := loadSeccomp(c, s); err != nil {
+			return "", err
+		}
+	}
+
+	// Become the configured user with the configured capabilities. The
+	// bounding set is cut while we are still root.
+	if err := setUser(proc, c.SetgroupsDenied); err != nil {
+		return "", err
+	}
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return "", fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	if err := unix.Chdir(proc.Cwd); err != nil {
+		return "", fmt.Errorf("process.cwd %s: %w", proc.Cwd, err)
+	}
+
+	// LSM labels take effect at exec; setting them here (not after the
+	// fifo) lets create report a profile that cannot be applied.
+	if err := apparmor.ApplyProfile(proc.ApparmorProfile); err != nil {
+		return "", fmt.Errorf("process.apparmorProfile: %w", err)
+	}
+	// A label on a host without SELinux is ignored, as runc does.
+	if proc.SelinuxLabel != "" && selinux.GetEnabled() {
+		if err := selinux.SetExecLabel(proc.SelinuxLabel); err != nil {
+			return "", fmt.Errorf("process.selinuxLabel %q: %w", proc.SelinuxLabel, err)
+		}
+	}
+
+	// A filter with a notify rule hands its listener to the parent, which
+	// is only there until init reports ready: load it now.
+	if sc := seccompConfig(c); sc != nil && proc.NoNewPrivileges && seccomp.UsesNotify(sc) {
+		if err := loadSeccomp(c, s); err != nil {
+			return "", err
+		}
+	}
+	return path, nil
+}
+
+// execProcess closes what the process must not inherit, loads a seccomp
+// filter that was not needed earlier (as late as possible, so it cannot
+// break the runtime's own system calls), and execs.
+func execProcess(c *Config, path string) error {
+	proc := c.Spec.Process
+	closeExecFrom(3 + c.PreserveFds)
+	umask := 0o022
+	if proc.User.Umask != nil {
+		umask = int(*proc.User.Umask)
+	}
+	unix.Umask(umask)
+	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
+		if err := setAffinity("process.execCPUAffinity.final", a.Final); err != nil {
+			return err
+		}
+	}
+	if sc := seccompConfig(c); sc != nil && proc.NoNewPrivileges && !seccomp.UsesNotify(sc) {
+		if _, err := seccomp.Load(sc); err != nil {
+			return fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	if err := unix.Exec(path, proc.Args, c.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+	}
+	return nil
+}
+
+func seccompConfig(c *Config) *specs.LinuxSeccomp {
+	if c.Spec.Linux == nil {
+		return nil
+	}
+	return c.Spec.Linux.Seccomp
+}
+
+// loadSeccomp installs linux.seccomp; when it has a notify rule the
+// listener goes to the parent, which passes it on to listenerPath.
+func loadSeccomp(c *Config, s *syncer) error {
+	fd, err := seccomp.Load(seccompConfig(c))
+	if err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := s.enc.Encode(Message{Type: MsgSeccomp}); err != nil {
+		return fmt.Errorf("linux.seccomp: report listener: %w", err)
+	}
+	var msg Message
+	if err := s.dec.Decode(&msg); err != nil || msg.Type != MsgSendFd {
+		os.Exit(1) // the parent is gone or confused: nobody to report to
+	}
+	if err := unix.Sendmsg(int(s.sock.Fd()), []byte("seccomp"), unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("linux.seccomp: send listener to parent: %w", err)
+	}
+	return nil
+}
