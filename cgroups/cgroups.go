@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	cg "github.com/opencontainers/cgroups"
@@ -33,6 +34,9 @@ type State struct {
 type Cgroup struct {
 	st *State
 	m  cg.Manager
+	// kernelTCP is linux.resources.memory.kernelTCP: the library no
+	// longer sets it (the kernel deprecated it), v1 kernels still take it.
+	kernelTCP *int64
 }
 
 // New picks the driver and computes the cgroup's paths from the spec; it
@@ -55,6 +59,9 @@ func New(spec *specs.Spec, o Options) (*Cgroup, error) {
 		return nil, fmt.Errorf("cgroup manager: %w", err)
 	}
 	c := &Cgroup{st: &State{Config: config, Paths: clonePaths(m.GetPaths())}, m: m}
+	if spec.Linux != nil && spec.Linux.Resources != nil && spec.Linux.Resources.Memory != nil && !v2 {
+		c.kernelTCP = spec.Linux.Resources.Memory.KernelTCP
+	}
 	if err := c.checkControllers(spec, v2, fs2.UnifiedMountpoint); err != nil {
 		return nil, err
 	}
@@ -132,6 +139,16 @@ func (c *Cgroup) Apply(pid int) error {
 	}
 	if err := c.m.Set(c.st.Config.Resources); err != nil {
 		return fmt.Errorf("set cgroup resources (linux.resources): %w", err)
+	}
+	if c.kernelTCP != nil {
+		// A kernel without TCP accounting has no such file: the limit is
+		// deprecated, so that is not an error (as runc 1.2 ignores it).
+		f := filepath.Join(c.st.Paths["memory"], "memory.kmem.tcp.limit_in_bytes")
+		if _, err := os.Stat(f); err == nil {
+			if err := os.WriteFile(f, []byte(strconv.FormatInt(*c.kernelTCP, 10)), 0); err != nil {
+				return fmt.Errorf("linux.resources.memory.kernelTCP: write %s: %w", f, err)
+			}
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 // Support is what this libseccomp and kernel can do, for `husk features`.
@@ -68,18 +69,14 @@ func Probe() Support {
 				continue
 			}
 		case specs.LinuxSeccompFlagWaitKillableRecv:
-			if api < 7 || !libAtLeast(2, 6) {
+			// husk loads the compiled program itself: the kernel decides.
+			if !KernelHasFlag(unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {
 				continue
 			}
 		}
 		s.Flags = append(s.Flags, string(f))
 	}
 	return s
-}
-
-func libAtLeast(major, minor uint) bool {
-	ma, mi, _ := libseccomp.GetLibraryVersion()
-	return ma > major || ma == major && mi >= minor
 }
 
 func itoa(u uint) string {

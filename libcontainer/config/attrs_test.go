@@ -44,7 +44,9 @@ func TestAttrErrorsNameTheField(t *testing.T) {
 			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther, Flags: []specs.LinuxSchedulerFlag{"SCHED_FLAG_X"}}
 		}, "process.scheduler.flags[0]"},
 		{"ioprio class", func(s *specs.Spec) { s.Process.IOPriority = &specs.LinuxIOPriority{Class: "RT"} }, "process.ioPriority.class"},
-		{"ioprio level", func(s *specs.Spec) { s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_RT, Priority: 8} }, "process.ioPriority.priority: 8"},
+		{"ioprio level", func(s *specs.Spec) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_RT, Priority: 8}
+		}, "process.ioPriority.priority: 8"},
 		{"affinity", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "3-1"} }, "process.execCPUAffinity.initial: invalid cpu list"},
 		{"umask", func(s *specs.Spec) { s.Process.User.Umask = &big }, "process.user.umask"},
 		{"personality", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "BSD"} }, "linux.personality.domain"},

@@ -40,7 +40,7 @@ func runExec(c *Config, s *syncer) error {
 	}
 
 	// Step 4: the process attributes, as for the init (process.go).
-	path, err := setupProcess(c, s)
+	prep, err := setupProcess(c, s)
 	if err != nil {
 		return err
 	}
@@ -49,5 +49,5 @@ func runExec(c *Config, s *syncer) error {
 	if err := s.readyAndWait(); err != nil {
 		return err
 	}
-	return execProcess(c, path)
+	return execProcess(c, prep)
 }

@@ -173,7 +173,7 @@ func run(c *Config, s *syncer) error {
 	// Steps 6-7: keyring, limits, scheduling, HOME and the program, user
 	// and capabilities, cwd, LSM labels and seccomp when it must be early:
 	// the process attributes `husk exec` sets up the same way (process.go).
-	path, err := setupProcess(c, s)
+	prep, err := setupProcess(c, s)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func run(c *Config, s *syncer) error {
 
 	// Step 10: the user's process gets stdio, the preserved descriptors
 	// and nothing else of ours.
-	if err := execProcess(c, path); err != nil {
+	if err := execProcess(c, prep); err != nil {
 		return reportStart(c, err)
 	}
 	return nil

@@ -37,21 +37,32 @@ func (s *syncer) readyAndWait() error {
 // setupProcess gives this process the attributes of process (and
 // linux.seccomp), in the order the kernel needs, up to but not including
 // the exec. It is shared by the container's init and `husk exec`. It
-// returns the resolved program path.
-func setupProcess(c *Config, s *syncer) (string, error) {
+// returns what execProcess needs.
+func setupProcess(c *Config, s *syncer) (*prepared, error) {
 	proc := c.Spec.Process
+	p := &prepared{}
 
 	// A session keyring of its own keeps the container away from the keys
 	// of whoever started it; an exec'd process joins the container's
 	// (same name). ENOSYS: the kernel has no keyrings, nothing to protect.
 	if !c.NoNewKeyring {
 		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
-			return "", fmt.Errorf("join a new session keyring: %w", err)
+			return nil, fmt.Errorf("join a new session keyring: %w", err)
 		}
+	}
+	// Compile the seccomp filter before the limits: a low RLIMIT_AS or
+	// RLIMIT_DATA would make libseccomp's allocations fail. It is loaded
+	// later, which allocates nothing.
+	if sc := seccompConfig(c); sc != nil {
+		prog, err := seccomp.Compile(sc)
+		if err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+		p.seccomp = prog
 	}
 	for i, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
-			return "", fmt.Errorf("process.rlimits[%d] %s (soft %d, hard %d): %w", i, rl.Type, rl.Soft, rl.Hard, err)
+			return nil, fmt.Errorf("process.rlimits[%d] %s (soft %d, hard %d): %w", i, rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
 
@@ -59,17 +70,17 @@ func setupProcess(c *Config, s *syncer) (string, error) {
 	// program; set while still root (an RT policy needs CAP_SYS_NICE).
 	if proc.Scheduler != nil {
 		if err := setScheduler(proc.Scheduler); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	if proc.IOPriority != nil {
 		if err := setIOPriority(proc.IOPriority); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	if l := c.Spec.Linux; l != nil && l.Personality != nil {
 		if err := setPersonality(l.Personality); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 
@@ -77,59 +88,65 @@ func setupProcess(c *Config, s *syncer) (string, error) {
 	// runc). Find the program now, so a missing binary fails create (with
 	// the words engines map to exit code 127), not start.
 	c.Env = withHome(c.Env, proc.User.UID)
-	path, err := lookPath(proc.Args[0], c.Env)
-	if err != nil {
-		return "", err
+	var err error
+	if p.path, err = lookPath(proc.Args[0], c.Env); err != nil {
+		return nil, err
 	}
 
 	// Without no_new_privs, installing a seccomp filter needs
 	// CAP_SYS_ADMIN: load it while we still are root (as runc does).
-	if sc := seccompConfig(c); sc != nil && !proc.NoNewPrivileges {
-		if err := loadSeccomp(c, s); err != nil {
-			return "", err
+	if p.seccomp != nil && !proc.NoNewPrivileges {
+		if err := loadSeccomp(p.seccomp, s); err != nil {
+			return nil, err
 		}
 	}
 
 	// Become the configured user with the configured capabilities. The
 	// bounding set is cut while we are still root.
 	if err := setUser(proc, c.SetgroupsDenied); err != nil {
-		return "", err
+		return nil, err
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return "", fmt.Errorf("process.noNewPrivileges: %w", err)
+			return nil, fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
 	if err := unix.Chdir(proc.Cwd); err != nil {
-		return "", fmt.Errorf("process.cwd %s: %w", proc.Cwd, err)
+		return nil, fmt.Errorf("process.cwd %s: %w", proc.Cwd, err)
 	}
 
 	// LSM labels take effect at exec; setting them here (not after the
 	// fifo) lets create report a profile that cannot be applied.
 	if err := apparmor.ApplyProfile(proc.ApparmorProfile); err != nil {
-		return "", fmt.Errorf("process.apparmorProfile: %w", err)
+		return nil, fmt.Errorf("process.apparmorProfile: %w", err)
 	}
 	// A label on a host without SELinux is ignored, as runc does.
 	if proc.SelinuxLabel != "" && selinux.GetEnabled() {
 		if err := selinux.SetExecLabel(proc.SelinuxLabel); err != nil {
-			return "", fmt.Errorf("process.selinuxLabel %q: %w", proc.SelinuxLabel, err)
+			return nil, fmt.Errorf("process.selinuxLabel %q: %w", proc.SelinuxLabel, err)
 		}
 	}
 
 	// A filter with a notify rule hands its listener to the parent, which
 	// is only there until init reports ready: load it now.
-	if sc := seccompConfig(c); sc != nil && proc.NoNewPrivileges && seccomp.UsesNotify(sc) {
-		if err := loadSeccomp(c, s); err != nil {
-			return "", err
+	if p.seccomp != nil && proc.NoNewPrivileges && p.seccomp.Notify() {
+		if err := loadSeccomp(p.seccomp, s); err != nil {
+			return nil, err
 		}
 	}
-	return path, nil
+	return p, nil
+}
+
+// prepared is what setupProcess leaves for execProcess.
+type prepared struct {
+	path    string           // the program, resolved in the container
+	seccomp *seccomp.Program // compiled linux.seccomp, loaded just before exec if not yet
 }
 
 // execProcess closes what the process must not inherit, loads a seccomp
 // filter that was not needed earlier (as late as possible, so it cannot
 // break the runtime's own system calls), and execs.
-func execProcess(c *Config, path string) error {
+func execProcess(c *Config, p *prepared) error {
 	proc := c.Spec.Process
 	closeExecFrom(3 + c.PreserveFds)
 	umask := 0o022
@@ -142,12 +159,12 @@ func execProcess(c *Config, path string) error {
 			return err
 		}
 	}
-	if sc := seccompConfig(c); sc != nil && proc.NoNewPrivileges && !seccomp.UsesNotify(sc) {
-		if _, err := seccomp.Load(sc); err != nil {
+	if p.seccomp != nil && proc.NoNewPrivileges && !p.seccomp.Notify() {
+		if _, err := p.seccomp.Load(); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
-	if err := unix.Exec(path, proc.Args, c.Env); err != nil {
+	if err := unix.Exec(p.path, proc.Args, c.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", proc.Args[0], err)
 	}
 	return nil
@@ -162,8 +179,8 @@ func seccompConfig(c *Config) *specs.LinuxSeccomp {
 
 // loadSeccomp installs linux.seccomp; when it has a notify rule the
 // listener goes to the parent, which passes it on to listenerPath.
-func loadSeccomp(c *Config, s *syncer) error {
-	fd, err := seccomp.Load(seccompConfig(c))
+func loadSeccomp(prog *seccomp.Program, s *syncer) error {
+	fd, err := prog.Load()
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}

@@ -158,4 +158,3 @@ func dropNS(ns []specs.LinuxNamespace, t specs.LinuxNamespaceType) []specs.Linux
 }
 
 func mkfifo(p string) error { return unix.Mkfifo(p, 0o644) }
-

@@ -583,3 +583,23 @@ func TestCgroupKilledCreateLeavesNoCgroup(t *testing.T) {
 		assertNoCgroup(t, id)
 	}
 }
+
+// memory.kernelTCP is still honoured on a v1 host (the library dropped
+// it; runc 1.1 and the OCI validation suite expect it).
+func TestCgroupV1KernelTCP(t *testing.T) {
+	if cgroup2Only() {
+		t.Skip("SKIP: kernelTCP is a cgroup v1 file; this host is v2 only")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes"); err != nil {
+		t.Skip("SKIP: this kernel has no memory.kmem.tcp.limit_in_bytes")
+	}
+	e := newEnv(t)
+	s := e.spec("cat", "/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes")
+	tcp := int64(8 << 20)
+	s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &tcp}
+	e.write(s)
+	if out := strings.TrimSpace(e.must("run", e.id)); out != strconv.FormatInt(tcp, 10) {
+		t.Fatalf("memory.kmem.tcp.limit_in_bytes inside: %q, want %d", out, tcp)
+	}
+	assertNoCgroup(t, e.id)
+}

@@ -280,7 +280,6 @@ func TestIdmappedMount(t *testing.T) {
 	}
 }
 
-
 // In a user namespace the host's nosuid/nodev/noexec are locked on a bind
 // mount: a remount for "ro" must keep them instead of failing.
 func TestBindRemountKeepsLockedFlags(t *testing.T) {

@@ -441,3 +441,38 @@ func TestSeccompActionsAndFlags(t *testing.T) {
 		e.assertGone(e.id, 0)
 	}
 }
+
+// The filter is compiled before process.rlimits apply: with a low
+// RLIMIT_AS (the OCI suite's process_rlimits sets 1 GiB) libseccomp could
+// not allocate any more, and a big profile failed with ENOMEM.
+func TestSeccompWithLowAddressSpaceLimit(t *testing.T) {
+	e := newEnv(t)
+	s := e.spec("sh", "-c", "grep 'Max address space' /proc/self/limits; mkdir /tmp/x")
+	// A profile of the size engines use, for three architectures: one
+	// rule per (syscall, argument value), as many as the default profiles.
+	names := []string{"getegid", "geteuid", "getgid", "getuid", "getpid", "getppid", "uname", "read", "write", "close",
+		"openat", "fstat", "lseek", "mmap", "munmap", "brk", "ioctl", "pread64", "pwrite64", "readv"}
+	var calls []specs.LinuxSyscall
+	for v := uint64(0); v < 20; v++ {
+		for _, n := range names {
+			// Rules that differ from the default action are all
+			// compiled; this argument value never occurs.
+			calls = append(calls, specs.LinuxSyscall{Names: []string{n}, Action: specs.ActErrno,
+				Args: []specs.LinuxSeccompArg{{Index: 5, Value: 0xdead0000 + v, Op: specs.OpEqualTo}}})
+		}
+	}
+	calls = append(calls, specs.LinuxSyscall{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno})
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: calls,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}}
+	// The suite's limits: a 9 GiB stack also sizes new threads' stacks.
+	s.Process.Rlimits = []specs.POSIXRlimit{
+		{Type: "RLIMIT_AS", Soft: 1 << 30, Hard: 2 << 30}, {Type: "RLIMIT_DATA", Soft: 5 << 30, Hard: 6 << 30},
+		{Type: "RLIMIT_STACK", Soft: 9 << 30, Hard: 10 << 30}, {Type: "RLIMIT_NOFILE", Soft: 3000, Hard: 4000},
+	}
+	e.write(s)
+	r := e.husk("run", e.id)
+	if r.code == 0 || !strings.Contains(r.stdout, "1073741824") || !strings.Contains(r.stderr+r.stdout, "Operation not permitted") {
+		t.Fatalf("run: %v; want the 1 GiB limit shown and mkdir refused by the filter", r)
+	}
+	e.assertGone(e.id, 0)
+}
