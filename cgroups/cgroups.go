@@ -105,38 +105,38 @@ func clonePaths(p map[string]string) map[string]string {
 // State returns what to save in the container's state.
 func (c *Cgroup) State() *State { return c.st }
 
-// Prepare makes the cgroup and sets its resources before any process is
-// in it, so that create can do it while other setup runs; Join then only
-// moves the process in. systemd cannot make a scope without a process,
-// and a rootless cgroup may not be writable: there Join does everything.
+// Prepare makes the cgroup before any process is in it, so that create
+// can do it while other setup runs; Join then only moves the process in.
+// systemd cannot make a scope without a process, and a rootless cgroup may
+// not be writable: there Join does it all.
 func (c *Cgroup) Prepare() error {
 	if c.st.Config.Systemd || c.st.Config.Rootless {
 		return nil
 	}
-	return c.Apply(-1)
-}
-
-// Join puts pid (the container's first process) into the cgroup Prepare
-// made.
-func (c *Cgroup) Join(pid int) error {
-	if c.st.Config.Systemd || c.st.Config.Rootless {
-		return c.Apply(pid)
+	if err := c.m.Apply(-1); err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
 	}
-	return c.AddPid(pid)
+	return nil
 }
 
-// Apply creates the cgroup and puts pid in it (-1: none), then sets every
-// resource.
-// Without write access (rootless) and without limits it is not an error.
-func (c *Cgroup) Apply(pid int) error {
-	// ErrRootless: the cgroup could not be written (rootless); Set then
-	// fails only if the config asks for limits, as in runc.
+// Join puts pid (the container's first process) into the cgroup.
+func (c *Cgroup) Join(pid int) error {
+	if !c.st.Config.Systemd && !c.st.Config.Rootless {
+		return c.AddPid(pid)
+	}
+	// ErrRootless: the cgroup could not be written (rootless);
+	// SetResources then fails only if the config asks for limits, as in
+	// runc.
 	if err := c.m.Apply(pid); err != nil && !errors.Is(err, cg.ErrRootless) {
-		if pid == -1 {
-			return fmt.Errorf("create cgroup: %w", err)
-		}
 		return fmt.Errorf("create cgroup and add pid %d: %w", pid, err)
 	}
+	return nil
+}
+
+// SetResources applies linux.resources. create calls it when init reports
+// ready, as runc does: a pids limit set earlier would also count the
+// threads init's Go runtime starts after joining, and could stop it.
+func (c *Cgroup) SetResources() error {
 	if err := c.m.Set(c.st.Config.Resources); err != nil {
 		return fmt.Errorf("set cgroup resources (linux.resources): %w", err)
 	}

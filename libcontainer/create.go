@@ -311,6 +311,10 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	if err := waitReady(parentSock, dec, enc, seccompListener(spec, &h.State, initPid, Creating)); err != nil {
 		return nil, err
 	}
+	// Limits go on now, as with runc: init's own threads are started.
+	if err := cgroup.SetResources(); err != nil {
+		return nil, err
+	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, initPid); err != nil {
 			return nil, err

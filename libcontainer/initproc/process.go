@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	selinux "github.com/opencontainers/selinux/go-selinux"
 	"golang.org/x/sys/unix"
 
 	"github.com/huskrt/husk/apparmor"
+	"github.com/huskrt/husk/libcontainer/config"
 	"github.com/huskrt/husk/seccomp"
 )
 
@@ -61,6 +64,13 @@ func setupProcess(c *Config, s *syncer) (*prepared, error) {
 		p.seccomp = prog
 	}
 	for i, rl := range proc.Rlimits {
+		// A low address-space or data limit would make the runtime's
+		// own allocations fail from here on: until the exec its soft
+		// limit is the hard one, and the soft one goes on just before.
+		if typ, ok := config.RlimitType(rl.Type); ok && (typ == unix.RLIMIT_AS || typ == unix.RLIMIT_DATA) && rl.Soft < rl.Hard {
+			p.lateLimits = append(p.lateLimits, lateLimit{typ, unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}})
+			rl.Soft = rl.Hard
+		}
 		if err := setRlimit(rl); err != nil {
 			return nil, fmt.Errorf("process.rlimits[%d] %s (soft %d, hard %d): %w", i, rl.Type, rl.Soft, rl.Hard, err)
 		}
@@ -139,8 +149,14 @@ func setupProcess(c *Config, s *syncer) (*prepared, error) {
 
 // prepared is what setupProcess leaves for execProcess.
 type prepared struct {
-	path    string           // the program, resolved in the container
-	seccomp *seccomp.Program // compiled linux.seccomp, loaded just before exec if not yet
+	path       string           // the program, resolved in the container
+	seccomp    *seccomp.Program // compiled linux.seccomp, loaded just before exec if not yet
+	lateLimits []lateLimit      // memory rlimits whose soft value waits for the exec
+}
+
+type lateLimit struct {
+	resource int
+	limit    unix.Rlimit
 }
 
 // execProcess closes what the process must not inherit, loads a seccomp
@@ -164,10 +180,29 @@ func execProcess(c *Config, p *prepared) error {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
-	if err := unix.Exec(p.path, proc.Args, c.Env); err != nil {
+	// Everything execve needs is allocated before the memory limits go
+	// on: nothing may allocate after them.
+	argv0, err := syscall.BytePtrFromString(p.path)
+	if err != nil {
 		return fmt.Errorf("exec %s: %w", proc.Args[0], err)
 	}
-	return nil
+	argv, err := syscall.SlicePtrFromStrings(proc.Args)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+	}
+	envv, err := syscall.SlicePtrFromStrings(c.Env)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+	}
+	for i := range p.lateLimits {
+		l := &p.lateLimits[i]
+		if err := unix.Prlimit(0, l.resource, &l.limit, nil); err != nil {
+			return fmt.Errorf("process.rlimits: set soft limit of resource %d: %w", l.resource, err)
+		}
+	}
+	_, _, errno := syscall.RawSyscall(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	return fmt.Errorf("exec %s: %w", proc.Args[0], errno)
 }
 
 func seccompConfig(c *Config) *specs.LinuxSeccomp {

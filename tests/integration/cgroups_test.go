@@ -603,3 +603,19 @@ func TestCgroupV1KernelTCP(t *testing.T) {
 	}
 	assertNoCgroup(t, e.id)
 }
+
+// A pids limit below the number of threads a Go runtime starts still lets
+// the container start (the limit goes on when init is ready, as with
+// runc), and then stops forks inside it.
+func TestCgroupLowPidsLimit(t *testing.T) {
+	e := newEnv(t)
+	s := e.spec("sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait")
+	pids := int64(5)
+	s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+	e.write(s)
+	r := e.husk("run", e.id)
+	if !strings.Contains(r.stderr, "can't fork") {
+		t.Fatalf("run: %v; want the container to start and its forks to fail", r)
+	}
+	assertNoCgroup(t, e.id)
+}
