@@ -197,16 +197,12 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	var consoleParent *os.File
 	if spec.Process.Terminal {
 		var consoleChild *os.File
-		if opts.ConsoleSocket != "" {
-			consoleChild, err = dialConsole(opts.ConsoleSocket)
-		} else {
-			consoleParent, consoleChild, err = socketpair()
-			if consoleParent != nil {
-				defer consoleParent.Close()
-			}
-		}
+		consoleParent, consoleChild, err = openConsole(opts.ConsoleSocket)
 		if err != nil {
 			return nil, err
+		}
+		if consoleParent != nil {
+			defer consoleParent.Close()
 		}
 		defer consoleChild.Close()
 		ic.ConsoleFd = 3 + len(extra)
@@ -503,6 +499,17 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		return err
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// openConsole returns the end init sends the pty master over (a
+// connection to --console-socket, or one end of a socketpair) and, for a
+// foreground tty (no socket given), the end husk receives it on.
+func openConsole(socketPath string) (parent, child *os.File, err error) {
+	if socketPath != "" {
+		child, err = dialConsole(socketPath)
+		return nil, child, err
+	}
+	return socketpair()
 }
 
 func socketpair() (*os.File, *os.File, error) {

@@ -147,16 +147,12 @@ func Exec(opts ExecOpts) (int, error) {
 	var consoleParent *os.File
 	if proc.Terminal {
 		var consoleChild *os.File
-		if opts.ConsoleSocket != "" {
-			consoleChild, err = dialConsole(opts.ConsoleSocket)
-		} else {
-			consoleParent, consoleChild, err = socketpair()
-			if consoleParent != nil {
-				defer consoleParent.Close()
-			}
-		}
+		consoleParent, consoleChild, err = openConsole(opts.ConsoleSocket)
 		if err != nil {
 			return 0, err
+		}
+		if consoleParent != nil {
+			defer consoleParent.Close()
 		}
 		defer consoleChild.Close()
 		ic.ConsoleFd = 3 + len(extra)

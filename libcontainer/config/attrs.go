@@ -236,7 +236,7 @@ func validateMountExtras(c *Config) error {
 			}
 			continue
 		}
-		if !isBindOpts(m) {
+		if !IsBind(m) {
 			return fmt.Errorf("%s.options: idmap needs a bind mount", field)
 		}
 		if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
@@ -261,7 +261,9 @@ func validateMountExtras(c *Config) error {
 	return nil
 }
 
-func isBindOpts(m specs.Mount) bool {
+// IsBind reports whether m is a bind mount (type "bind", or a "bind" or
+// "rbind" option with any type, as runc reads it).
+func IsBind(m specs.Mount) bool {
 	if m.Type == "bind" {
 		return true
 	}

@@ -219,10 +219,7 @@ func validateMounts(c *Config) error {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("%s.destination: %q is not an absolute path", field, m.Destination)
 		}
-		bind := false
-		for _, o := range m.Options {
-			bind = bind || o == "bind" || o == "rbind"
-		}
+		bind := IsBind(m)
 		if m.Type == "" && !bind {
 			return fmt.Errorf("%s.type: must be set for a mount that is not a bind mount", field)
 		}

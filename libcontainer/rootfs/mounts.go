@@ -24,7 +24,7 @@ func mountOne(root *os.File, m specs.Mount, o Options, idmapped *os.File) error 
 		return mountCgroup(root, m, opts, o)
 	}
 	opts.Data = withMountLabel(opts.Data, o.MountLabel) // selinux.go
-	bind := isBind(m)
+	bind := config.IsBind(m)
 	isDir := true
 	src := m.Source
 	if bind {
@@ -148,7 +148,7 @@ func checkProcDest(m specs.Mount, src string, dest *os.File) error {
 		if m.Type == "proc" {
 			return nil
 		}
-		if isBind(m) {
+		if config.IsBind(m) {
 			var sst unix.Statfs_t
 			if unix.Statfs(src, &sst) == nil && sst.Type == unix.PROC_SUPER_MAGIC {
 				return nil

@@ -72,7 +72,7 @@ func Setup(spec *specs.Spec, o Options) error {
 		if err := mountOne(root, m, o, o.IDMapped[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
-		if filepath.Clean(m.Destination) == "/dev" && isBind(m) {
+		if filepath.Clean(m.Destination) == "/dev" && config.IsBind(m) {
 			devBound = true
 		}
 	}
@@ -143,18 +143,6 @@ func Finalize(spec *specs.Spec) error {
 		}
 	}
 	return nil
-}
-
-func isBind(m specs.Mount) bool {
-	if m.Type == "bind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
 
 // fdPath is how a mount reaches a resolved descriptor.
