@@ -119,6 +119,29 @@ func (c *Cgroup) Prepare() error {
 	return nil
 }
 
+// writeDevicesInOrder writes a new v1 cgroup's device rules one by one in
+// the config's order (the default allow-list after them), which is what
+// the spec asks for and the order devices.list then shows. The library's
+// own pass that follows finds nothing left to change and checks the
+// result; on its own it would write a minimal transition in its order.
+func (c *Cgroup) writeDevicesInOrder() error {
+	dir, ok := c.st.Paths["devices"]
+	cfg := c.st.Config
+	if !ok || dir == "" || cfg.Systemd || cfg.Rootless || cfg.Resources == nil || cfg.Resources.SkipDevices {
+		return nil
+	}
+	for _, r := range cfg.Resources.Devices {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := cg.WriteFile(dir, file, r.CgroupString()); err != nil {
+			return fmt.Errorf("linux.resources.devices: %s %q: %w", file, r.CgroupString(), err)
+		}
+	}
+	return nil
+}
+
 // Join puts pid (the container's first process) into the cgroup.
 func (c *Cgroup) Join(pid int) error {
 	if !c.st.Config.Systemd && !c.st.Config.Rootless {
@@ -137,6 +160,9 @@ func (c *Cgroup) Join(pid int) error {
 // ready, as runc does: a pids limit set earlier would also count the
 // threads init's Go runtime starts after joining, and could stop it.
 func (c *Cgroup) SetResources() error {
+	if err := c.writeDevicesInOrder(); err != nil {
+		return err
+	}
 	if err := c.m.Set(c.st.Config.Resources); err != nil {
 		return fmt.Errorf("set cgroup resources (linux.resources): %w", err)
 	}

@@ -619,3 +619,25 @@ func TestCgroupLowPidsLimit(t *testing.T) {
 	}
 	assertNoCgroup(t, e.id)
 }
+
+// On v1, device rules are applied in the config's order (the spec says
+// so): devices.list shows the config's allow rules first, in order.
+func TestCgroupV1DeviceRulesInOrder(t *testing.T) {
+	if cgroup2Only() {
+		t.Skip("SKIP: devices.list is a cgroup v1 file; on v2 the rules are an eBPF program (TestKernelCgroup2Devices)")
+	}
+	e := newEnv(t)
+	s := e.spec("cat", "/sys/fs/cgroup/devices/devices.list")
+	m1, n1, m2, n2, m3, n3 := int64(10), int64(229), int64(8), int64(20), int64(10), int64(200)
+	s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &m1, Minor: &n1, Access: "rwm"},
+		{Allow: true, Type: "b", Major: &m2, Minor: &n2, Access: "rw"},
+		{Allow: true, Type: "b", Major: &m3, Minor: &n3, Access: "r"}}
+	e.write(s)
+	lines := strings.Split(strings.TrimSpace(e.must("run", e.id)), "\n")
+	want := []string{"c 10:229 rwm", "b 8:20 rw", "b 10:200 r"}
+	if len(lines) < 3 || strings.Join(lines[:3], "|") != strings.Join(want, "|") {
+		t.Fatalf("devices.list starts %q, want %q", lines, want)
+	}
+	assertNoCgroup(t, e.id)
+}
