@@ -71,6 +71,14 @@ func Compile(sc *specs.LinuxSeccomp) (*Program, error) {
 	if p.insns, err = export(filter); err != nil {
 		return nil, err
 	}
+	stub, err := enosysStub(sc)
+	if err != nil {
+		return nil, err
+	}
+	p.insns = append(stub, p.insns...)
+	if len(p.insns) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("filter of %d instructions is longer than the kernel's limit %d", len(p.insns), unix.BPF_MAXINSNS)
+	}
 	return p, nil
 }
 

@@ -53,6 +53,9 @@ func TestMain(m *testing.M) {
 	if sdNotifyBin != "" {
 		os.RemoveAll(filepath.Dir(sdNotifyBin))
 	}
+	if rawSyscallBin != "" {
+		os.RemoveAll(filepath.Dir(rawSyscallBin))
+	}
 	os.Exit(code)
 }
 
