@@ -119,6 +119,9 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 	if err := h.Save(); err != nil {
 		return nil, err
 	}
+	if err := saveConfig(h.Dir, spec); err != nil {
+		return nil, err
+	}
 	cgroup, err := newCgroup(h, opts)
 	if err != nil {
 		return nil, err

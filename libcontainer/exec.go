@@ -65,7 +65,7 @@ func Exec(opts ExecOpts) (int, error) {
 		return 0, errors.New("cannot exec in a container that is being created")
 	}
 
-	cfg, err := config.Load(h.State.Bundle)
+	cfg, err := loadConfig(h)
 	if err != nil {
 		return 0, err
 	}
