@@ -116,6 +116,7 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		OwnPidNS:    hasNewNamespace(spec, specs.PIDNamespace),
 		Hooks:       spec.Hooks,
 	}
+	h.State.NoNewKeyring = opts.NoNewKeyring
 	if err := h.Save(); err != nil {
 		return nil, err
 	}

@@ -138,6 +138,7 @@ func Exec(opts ExecOpts) (int, error) {
 		Env:           proc.Env,
 		StatusFd:      -1,
 		Exec:          true,
+		NoNewKeyring:  h.State.NoNewKeyring,
 	}
 	// A rootless container's user namespace denies setgroups(2): so must
 	// the exec'd process's setup.

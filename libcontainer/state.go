@@ -56,6 +56,9 @@ type State struct {
 	// Cgroup is the container's cgroup (driver config and paths), saved
 	// before the cgroup is created so that delete always finds it.
 	Cgroup *cgroups.State `json:"cgroup,omitempty"`
+	// NoNewKeyring is create's --no-new-keyring: exec'd processes then
+	// stay in their caller's session keyring too, as the init did.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 }
 
 const (

@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,4 +45,27 @@ func TestExecUsesConfigFromCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after config.json was removed")
+}
+
+// An exec'd process joins the container's session keyring, or, when the
+// container was created with --no-new-keyring, stays in its caller's as
+// the init did.
+func TestExecSessionKeyring(t *testing.T) {
+	for _, noNew := range []bool{false, true} {
+		e := newEnv(t)
+		s := e.spec("sleep", "1000")
+		// /proc/keys is masked by default; this test needs to read it.
+		s.Linux.MaskedPaths = slices.DeleteFunc(s.Linux.MaskedPaths, func(p string) bool { return p == "/proc/keys" })
+		e.write(s)
+		args := []string{"create", e.id}
+		if noNew {
+			args = []string{"create", "--no-new-keyring", e.id}
+		}
+		e.must(args...)
+		e.must("start", e.id)
+		r := e.husk("exec", e.id, "cat", "/proc/keys")
+		if r.code != 0 || strings.Contains(r.stdout, "_ses."+e.id) == noNew {
+			t.Fatalf("--no-new-keyring=%v: exec: %v; want the keyring _ses.%s only without the flag", noNew, r, e.id)
+		}
+	}
 }
