@@ -200,6 +200,11 @@ func Exec(opts ExecOpts) (int, error) {
 		}
 	}()
 
+	// execCPUAffinity.initial before the cgroup join, as for the init
+	// (affinity.go); init applies "final".
+	if err := setInitialAffinity(cmd.Process.Pid, proc); err != nil {
+		return 0, err
+	}
 	// Into the container's cgroups before nsenter forks, so the process
 	// is never outside them. In a frozen cgroup (--ignore-paused) setup
 	// would freeze half-way: the process joins once it has exec'd, and

@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +69,32 @@ func TestExecSessionKeyring(t *testing.T) {
 		if r.code != 0 || strings.Contains(r.stdout, "_ses."+e.id) == noNew {
 			t.Fatalf("--no-new-keyring=%v: exec: %v; want the keyring _ses.%s only without the flag", noNew, r, e.id)
 		}
+	}
+}
+
+// process.execCPUAffinity.initial also applies to an exec'd process (with
+// no "final", it keeps it: the kernel keeps a requested mask through the
+// cgroup join).
+func TestExecCPUAffinityInitial(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs to tell a pinned process from an unpinned one")
+	}
+	e := newEnv(t)
+	s := e.spec("sleep", "1000")
+	s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "1"}
+	e.runDetached(s)
+	r := e.husk("exec", e.id, "grep", "Cpus_allowed_list", "/proc/self/status")
+	if r.code != 0 || r.stdout != "Cpus_allowed_list:\t1\n" {
+		t.Fatalf("exec: %v, want the initial affinity", r)
+	}
+	// With -p and no affinity in the process, none is set.
+	p := *s.Process
+	p.Args = []string{"grep", "Cpus_allowed_list", "/proc/self/status"}
+	p.ExecCPUAffinity = nil
+	data, _ := json.Marshal(&p)
+	pf := filepath.Join(t.TempDir(), "process.json")
+	os.WriteFile(pf, data, 0o644)
+	if r := e.husk("exec", "-p", pf, e.id); r.code != 0 || r.stdout == "Cpus_allowed_list:\t1\n" {
+		t.Fatalf("exec -p without affinity: %v", r)
 	}
 }
