@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 
@@ -67,7 +66,6 @@ func (a *app) exec(ctx context.Context, cmd *cli.Command) error {
 		PreserveFds:   int(cmd.Int("preserve-fds")),
 		Cgroups:       cmd.StringSlice("cgroup"),
 		IgnorePaused:  cmd.Bool("ignore-paused"),
-		Rootless:      a.rootless == "true" || (a.rootless == "auto" && (os.Geteuid() != 0 || userns.RunningInUserNS())),
 		ForceMemfd:    os.Getenv("HUSK_EXE_PROTECTION") == "memfd",
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,

@@ -145,7 +145,7 @@ func (c *Cgroup) writeDevicesInOrder() error {
 // Join puts pid (the container's first process) into the cgroup.
 func (c *Cgroup) Join(pid int) error {
 	if !c.st.Config.Systemd && !c.st.Config.Rootless {
-		return c.AddPid(pid)
+		return c.AddPid(pid, nil)
 	}
 	// ErrRootless: the cgroup could not be written (rootless);
 	// SetResources then fails only if the config asks for limits, as in
@@ -213,10 +213,39 @@ func firstMissing(p string) string {
 	return top
 }
 
-// AddPid puts pid (a process exec'd into the container) in the cgroup.
-func (c *Cgroup) AddPid(pid int) error {
-	if err := c.m.AddPid("", pid); err != nil && !errors.Is(err, cg.ErrRootless) {
-		return fmt.Errorf("add pid %d to the container's cgroup: %w", pid, err)
+// AddPid puts pid (a process exec'd into the container) in the cgroup or,
+// with subs (exec --cgroup: controller -> path below the container's
+// cgroup, "" for every controller without an entry of its own), in
+// sub-cgroups of it, which must exist. A rootless container's cgroup
+// that could not be made or written is skipped: its init is not in it
+// either.
+func (c *Cgroup) AddPid(pid int, subs map[string]string) error {
+	perController := false
+	for k := range subs {
+		perController = perController || k != ""
+	}
+	if !perController && !c.st.Config.Rootless {
+		// The library's AddPid takes one sub-cgroup for every controller.
+		if err := c.m.AddPid(subs[""], pid); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", subs[""], err)
+		}
+		return nil
+	}
+	for ctrl, dir := range c.m.GetPaths() {
+		sub, ok := subs[ctrl]
+		if !ok {
+			sub = subs[""]
+		}
+		p := filepath.Join(dir, sub)
+		if p != dir && !strings.HasPrefix(p, dir+"/") {
+			return fmt.Errorf("join cgroup: bad sub-cgroup %q", sub)
+		}
+		if err := cg.WriteCgroupProc(p, pid); err != nil {
+			if c.st.Config.Rootless && (errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS)) {
+				continue
+			}
+			return fmt.Errorf("join cgroup %s: %w", p, err)
+		}
 	}
 	return nil
 }

@@ -32,13 +32,10 @@ type ExecOpts struct {
 	PreserveFds  int
 	Cgroups      []string // --cgroup: [controller:]sub-cgroup of the container's
 	IgnorePaused bool
-	// Rootless: cgroups husk may not write to are no error (the process
-	// stays in the caller's cgroup, as the container's init does).
-	Rootless   bool
-	ForceMemfd bool
-	Stdin      *os.File
-	Stdout     *os.File
-	Stderr     *os.File
+	ForceMemfd   bool
+	Stdin        *os.File
+	Stdout       *os.File
+	Stderr       *os.File
 }
 
 // Exec starts a new process in a running (or created) container: it joins
@@ -103,7 +100,7 @@ func Exec(opts ExecOpts) (int, error) {
 			f.file.Close()
 		}
 	}()
-	cgDirs, err := cgroupDirsOf(procDir, opts.Cgroups)
+	cgroup, cgSubs, err := execCgroup(&h.State, opts.Cgroups)
 	if err != nil {
 		return 0, err
 	}
@@ -210,7 +207,7 @@ func Exec(opts ExecOpts) (int, error) {
 	// would freeze half-way: the process joins once it has exec'd, and
 	// freezes there until resume.
 	if st != Paused {
-		if err := joinCgroups(cgDirs, cmd.Process.Pid, opts.Rootless); err != nil {
+		if err := joinCgroup(cgroup, cgSubs, cmd.Process.Pid); err != nil {
 			return 0, err
 		}
 	}
@@ -243,7 +240,7 @@ func Exec(opts ExecOpts) (int, error) {
 		return 0, err
 	}
 	if st == Paused {
-		if err := joinCgroups(cgDirs, pid, opts.Rootless); err != nil {
+		if err := joinCgroup(cgroup, cgSubs, pid); err != nil {
 			return 0, err
 		}
 	}
