@@ -2,10 +2,12 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,5 +98,44 @@ func TestExecCPUAffinityInitial(t *testing.T) {
 	os.WriteFile(pf, data, 0o644)
 	if r := e.husk("exec", "-p", pf, e.id); r.code != 0 || r.stdout == "Cpus_allowed_list:\t1\n" {
 		t.Fatalf("exec -p without affinity: %v", r)
+	}
+}
+
+// exec joins the container's cgroup as recorded at create (as runc), not
+// wherever its init has moved since.
+func TestExecJoinsRecordedCgroup(t *testing.T) {
+	if cgroup2Only() {
+		t.Skip("SKIP: moves the init within a cgroup v1 pids hierarchy; TestKernelExecCgroup2 covers v2")
+	}
+	e := newEnv(t)
+	pid := e.runDetached(e.spec("sleep", "1000"))
+	pidsPath := ""
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" {
+			pidsPath = f[2]
+		}
+	}
+	if pidsPath == "" {
+		t.Fatalf("container has no pids cgroup: %s", data)
+	}
+	sub := filepath.Join("/sys/fs/cgroup/pids", pidsPath, "moved")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		e.must("delete", "--force", e.id) // the sub-cgroup must be empty to go
+		os.Remove(sub)
+	}()
+	if err := os.WriteFile(filepath.Join(sub, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	e.must("exec", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
+	b, _ := os.ReadFile(pidFile)
+	execPid, _ := strconv.Atoi(string(b))
+	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
+	if execPid <= 0 || !strings.Contains(string(cg), ":pids:"+pidsPath+"\n") {
+		t.Fatalf("exec'd process's cgroups:\n%s\nwant the container's pids cgroup %s", cg, pidsPath)
 	}
 }
