@@ -142,14 +142,15 @@ func (a *app) warn(msg string) {
 	fmt.Fprintln(os.Stderr, "husk: warning:", msg)
 }
 
-var ramRE = regexp.MustCompile(`^(\d+(?:\.\d+)?)\s*([kmgtp])?i?b?$`)
-
 // ramInBytes parses "-1" or a size such as 512, 100k, 64m, 1.5g (binary
 // multiples, as runc's go-units RAMInBytes).
 func ramInBytes(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
+	// Compiled here, not at package level: every husk process (husk init
+	// too) would pay for it at start-up, and only update needs it.
+	ramRE := regexp.MustCompile(`^(\d+(?:\.\d+)?)\s*([kmgtp])?i?b?$`)
 	m := ramRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
 		return 0, errors.New("invalid size: '" + s + "'")
