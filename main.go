@@ -71,6 +71,7 @@ func (a *app) run(args []string) int {
 			a.listCommand(), a.killCommand(), a.deleteCommand(), specCommand(),
 			a.pauseCommand(), a.resumeCommand(), a.updateCommand(), a.eventsCommand(), a.psCommand(),
 			a.execCommand(), featuresCommand(),
+			a.checkpointCommand(), a.restoreCommand(),
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
