@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v3"
 
 	"github.com/huskrt/husk/checkpoint"
@@ -91,5 +92,21 @@ func (a *app) checkpointCommand() *cli.Command {
 			}
 			return checkpoint.Checkpoint(o)
 		},
+	}
+}
+
+// checkpointAnnotations say that checkpoint/restore works: runc's key
+// (engines and crun use it) and husk's own.
+var checkpointAnnotations = []string{"org.opencontainers.runc.checkpoint.enabled", "io.github.huskrt.husk.checkpoint.enabled"}
+
+// addCheckpointFeature claims checkpoint/restore in `husk features` only
+// when CRIU is there, new enough and passes its own kernel check on this
+// host (a criu that cannot dump here must not be advertised).
+func addCheckpointFeature(f *features.Features, criuPath string) {
+	if (checkpoint.Criu{Path: criuPath}).Check() != nil {
+		return
+	}
+	for _, k := range checkpointAnnotations {
+		f.Annotations[k] = "true"
 	}
 }

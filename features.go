@@ -28,7 +28,9 @@ func featuresCommand() *cli.Command {
 			}
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "    ")
-			return enc.Encode(hostFeatures())
+			f := hostFeatures()
+			addCheckpointFeature(f, cmd.Root().String("criu"))
+			return enc.Encode(f)
 		},
 	}
 }
