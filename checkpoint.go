@@ -102,8 +102,9 @@ var checkpointAnnotations = []string{"org.opencontainers.runc.checkpoint.enabled
 // addCheckpointFeature claims checkpoint/restore in `husk features` only
 // when CRIU is there, new enough and passes its own kernel check on this
 // host (a criu that cannot dump here must not be advertised).
-func addCheckpointFeature(f *features.Features, criuPath string) {
-	if (checkpoint.Criu{Path: criuPath}).Check() != nil {
+func addCheckpointFeature(f *features.Features, criuPath string, debugf func(string, ...any)) {
+	if err := (checkpoint.Criu{Path: criuPath}).Check(); err != nil {
+		debugf("features: checkpoint not claimed: %v", err)
 		return
 	}
 	for _, k := range checkpointAnnotations {

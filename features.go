@@ -18,7 +18,7 @@ import (
 	"github.com/huskrt/husk/seccomp"
 )
 
-func featuresCommand() *cli.Command {
+func (a *app) featuresCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "features",
 		Usage: "show the enabled features",
@@ -29,7 +29,7 @@ func featuresCommand() *cli.Command {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "    ")
 			f := hostFeatures()
-			addCheckpointFeature(f, cmd.Root().String("criu"))
+			addCheckpointFeature(f, cmd.Root().String("criu"), a.log.Debugf)
 			return enc.Encode(f)
 		},
 	}

@@ -70,7 +70,7 @@ func (a *app) run(args []string) int {
 			a.createCommand(), a.startCommand(), a.runCommand(), a.stateCommand(),
 			a.listCommand(), a.killCommand(), a.deleteCommand(), specCommand(),
 			a.pauseCommand(), a.resumeCommand(), a.updateCommand(), a.eventsCommand(), a.psCommand(),
-			a.execCommand(), featuresCommand(),
+			a.execCommand(), a.featuresCommand(),
 			a.checkpointCommand(), a.restoreCommand(),
 		},
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},

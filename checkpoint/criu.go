@@ -203,19 +203,24 @@ func (c Criu) Version() (int, error) {
 	return n, nil
 }
 
-// Check runs CRIU's own kernel check (the RPC form of `criu check`): it
-// fails where dump or restore cannot work on this kernel.
+// Check runs `criu check`: it fails where dump or restore cannot work on
+// this kernel. (Not the RPC CHECK request: that one needs an images
+// directory and a log, and says less about the cause.)
 func (c Criu) Check() error {
 	if _, err := c.Version(); err != nil {
 		return err
 	}
-	if _, err := c.call(&criuReq{typ: reqCheck}, &session{}); err != nil {
-		// The RPC check gives no reason: `criu check` prints it.
-		out, _ := exec.Command(c.Path, "check").CombinedOutput()
-		if e := firstCheckError(string(out)); e != "" {
-			return fmt.Errorf("criu failed: criu check: %s", e)
+	path, err := c.lookPath()
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command(path, "check").CombinedOutput()
+	if err != nil {
+		msg := firstCheckError(string(out))
+		if msg == "" {
+			msg = err.Error()
 		}
-		return fmt.Errorf("criu failed: criu check: %w", err)
+		return fmt.Errorf("criu failed: criu check: %s", msg)
 	}
 	return nil
 }

@@ -20,13 +20,12 @@ type reqType int32
 const (
 	reqDump    reqType = 1
 	reqRestore reqType = 2
-	reqCheck   reqType = 3
 	reqPreDump reqType = 4
 	reqNotify  reqType = 6
 	reqVersion reqType = 10
 )
 
-var reqNames = map[reqType]string{reqDump: "dump", reqRestore: "restore", reqCheck: "check",
+var reqNames = map[reqType]string{reqDump: "dump", reqRestore: "restore",
 	reqPreDump: "pre-dump", reqNotify: "notify", reqVersion: "version"}
 
 func (t reqType) String() string {
