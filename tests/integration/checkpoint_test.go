@@ -252,3 +252,38 @@ func TestKernelCheckpointLeaveRunningNewID(t *testing.T) {
 	e.assertGone(id, st.Pid)
 	assertNoCgroup(t, id)
 }
+
+// Without -d, restore stays attached as run does: it waits for the
+// restored init, passes its status on (128+9 for SIGKILL) and deletes the
+// container.
+func TestKernelCheckpointRestoreForeground(t *testing.T) {
+	needKernel(t, criuWorks(), "a working CRIU (`criu check`)")
+	e := newEnv(t)
+	e.counterSpec()
+	e.must("run", "-d", e.id)
+	c := e.waitCount(e.id, 2)
+	img := filepath.Join(t.TempDir(), "img")
+	e.must("checkpoint", "--image-path", img, e.id)
+	cmd := exec.Command(huskBin, "--root", e.root, "restore", "--image-path", img, e.id)
+	cmd.Dir = e.bundle
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	e.waitStatus(e.id, "running")
+	e.waitCount(e.id, c+1)
+	pid := e.state(e.id).Pid
+	e.must("kill", e.id, "KILL")
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+			t.Fatalf("foreground restore after SIGKILL: %v, want exit status 137", err)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("foreground restore did not return after its container was killed")
+	}
+	e.assertGone(e.id, pid)
+	assertNoCgroup(t, e.id)
+}
