@@ -28,9 +28,21 @@ func criuWorks() bool {
 // /dev/null: the test's files are the host's, which CRIU cannot dump.
 var counterArgs = []string{"sh", "-c", `exec </dev/null >/dev/null 2>&1; echo $$-$RANDOM-$RANDOM > /tmp/boot; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done`}
 
-func (e *env) counterSpec() {
+// A bind mount (/data, from a host directory with a file "id" holding
+// content) is an external mount to CRIU: restore maps it to the source
+// config.json names then.
+func (e *env) counterSpec() { e.counterSpecData("first") }
+
+func (e *env) counterSpecData(content string) {
 	s := e.spec(counterArgs...)
-	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}})
+	data := e.t.TempDir()
+	os.Chmod(data, 0o755)
+	if err := os.WriteFile(filepath.Join(data, "id"), []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+		specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
 	e.write(s)
 }
 
@@ -186,6 +198,9 @@ func TestKernelCheckpointRestore(t *testing.T) {
 		t.Fatalf("restored counter %d, was %d at checkpoint", got, c)
 	}
 	e.waitCount(e.id, c+3)
+	if got := strings.TrimSpace(e.must("exec", e.id, "cat", "/data/id")); got != "first" {
+		t.Errorf("restored bind mount /data shows %q, want \"first\"", got)
+	}
 	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, 0)
 	assertNoCgroup(t, e.id)
@@ -234,6 +249,8 @@ func TestKernelCheckpointLeaveRunningNewID(t *testing.T) {
 	e.waitCount(e.id, c+2)
 	// The original must go first: the restored one has its pids.
 	e.must("delete", "--force", e.id)
+	// The new container's bind mount comes from another directory.
+	e.counterSpecData("second")
 	id := e.id + "-new"
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	e.must("restore", "-d", "--image-path", img, "--pid-file", pidFile, id)
@@ -248,6 +265,9 @@ func TestKernelCheckpointLeaveRunningNewID(t *testing.T) {
 		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
 	}
 	e.waitCount(id, c+1)
+	if got := strings.TrimSpace(e.must("exec", id, "cat", "/data/id")); got != "second" {
+		t.Errorf("restored bind mount /data shows %q, want the new source's \"second\"", got)
+	}
 	e.must("delete", "--force", id)
 	e.assertGone(id, st.Pid)
 	assertNoCgroup(t, id)
