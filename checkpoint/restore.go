@@ -142,6 +142,8 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 		case "post-restore":
 			pid = int(r.notifyPid)
 			return rs.Restored(pid, o.Create.PidFile)
+		case "setup-namespaces":
+			return rs.RuntimeHooks(int(r.notifyPid))
 		case "orphan-pts-master":
 			return sendConsole(o.Create.ConsoleSocket, oob)
 		}

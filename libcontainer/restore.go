@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/huskrt/husk/cgroups"
+	"github.com/huskrt/husk/libcontainer/hooks"
 )
 
 // This file is what the checkpoint package (CRIU) needs of the lifecycle:
@@ -85,6 +86,21 @@ func (r *Restoring) Restored(pid int, pidFile string) error {
 	}
 	if pidFile != "" {
 		return writePidFile(pidFile, pid)
+	}
+	return nil
+}
+
+// RuntimeHooks runs the prestart and createRuntime hooks once CRIU has
+// made the restored init's namespaces (its "setup-namespaces"
+// notification), as runc does; pid is that init.
+func (r *Restoring) RuntimeHooks(pid int) error {
+	st := r.h.State
+	st.Pid = pid
+	state := st.hookState(specs.StateCreated)
+	for _, kind := range []string{hooks.Prestart, hooks.CreateRuntime} {
+		if err := hooks.Run(kind, hooks.List(st.Hooks, kind), state); err != nil {
+			return err
+		}
 	}
 	return nil
 }

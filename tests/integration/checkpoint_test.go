@@ -31,9 +31,9 @@ var counterArgs = []string{"sh", "-c", `exec </dev/null >/dev/null 2>&1; echo $$
 // A bind mount (/data, from a host directory with a file "id" holding
 // content) is an external mount to CRIU: restore maps it to the source
 // config.json names then.
-func (e *env) counterSpec() { e.counterSpecData("first") }
+func (e *env) counterSpec() { e.counterSpecData("first", nil) }
 
-func (e *env) counterSpecData(content string) {
+func (e *env) counterSpecData(content string, edit func(*specs.Spec)) {
 	s := e.spec(counterArgs...)
 	data := e.t.TempDir()
 	os.Chmod(data, 0o755)
@@ -43,6 +43,9 @@ func (e *env) counterSpecData(content string) {
 	s.Mounts = append(s.Mounts,
 		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
 		specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+	if edit != nil {
+		edit(s)
+	}
 	e.write(s)
 }
 
@@ -250,7 +253,7 @@ func TestKernelCheckpointLeaveRunningNewID(t *testing.T) {
 	// The original must go first: the restored one has its pids.
 	e.must("delete", "--force", e.id)
 	// The new container's bind mount comes from another directory.
-	e.counterSpecData("second")
+	e.counterSpecData("second", nil)
 	id := e.id + "-new"
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	e.must("restore", "-d", "--image-path", img, "--pid-file", pidFile, id)
@@ -284,6 +287,16 @@ func TestKernelCheckpointRestoreForeground(t *testing.T) {
 	c := e.waitCount(e.id, 2)
 	img := filepath.Join(t.TempDir(), "img")
 	e.must("checkpoint", "--image-path", img, e.id)
+	// The restore's config has prestart and createRuntime hooks: they
+	// run (as with runc) once CRIU has made the namespaces, with the
+	// restored init's pid.
+	out := t.TempDir()
+	e.counterSpecData("first", func(s *specs.Spec) {
+		hook := func(name string) []specs.Hook {
+			return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(out, name)}}}
+		}
+		s.Hooks = &specs.Hooks{Prestart: hook("prestart"), CreateRuntime: hook("createRuntime")}
+	})
 	cmd := exec.Command(huskBin, "--root", e.root, "restore", "--image-path", img, e.id)
 	cmd.Dir = e.bundle
 	if err := cmd.Start(); err != nil {
@@ -294,6 +307,13 @@ func TestKernelCheckpointRestoreForeground(t *testing.T) {
 	e.waitStatus(e.id, "running")
 	e.waitCount(e.id, c+1)
 	pid := e.state(e.id).Pid
+	for _, name := range []string{"prestart", "createRuntime"} {
+		var st specs.State
+		data, _ := os.ReadFile(filepath.Join(out, name))
+		if err := json.Unmarshal(data, &st); err != nil || st.Pid != pid || st.ID != e.id || st.Status != specs.StateCreated {
+			t.Errorf("%s hook got state %q (%v), want pid %d, id %s, status created", name, data, err, pid, e.id)
+		}
+	}
 	e.must("kill", e.id, "KILL")
 	select {
 	case err := <-done:
@@ -306,4 +326,52 @@ func TestKernelCheckpointRestoreForeground(t *testing.T) {
 	}
 	e.assertGone(e.id, pid)
 	assertNoCgroup(t, e.id)
+}
+
+// A terminal container (pty master at the engine, through the console
+// socket) restores with a new master on the new console socket, through
+// which the restored process reads and writes (CRIU's orphan-pts-master).
+func TestKernelCheckpointTerminal(t *testing.T) {
+	needKernel(t, criuWorks(), "a working CRIU (`criu check`)")
+	e := newEnv(t)
+	s := e.spec("sh", "-c", `echo $$-$RANDOM > /tmp/boot; while read l; do echo got-$l; done`)
+	s.Process.Terminal = true
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	e.write(s)
+	sock, ch := consoleListener(t)
+	e.must("run", "-d", "--console-socket", sock, e.id)
+	first := <-ch
+	if first == nil {
+		t.Fatal("no pty master on the console socket")
+	}
+	defer first.Close()
+	boot := e.boot(e.id)
+	img := filepath.Join(t.TempDir(), "img")
+	e.must("checkpoint", "--image-path", img, e.id)
+	sock2, ch2 := consoleListener(t)
+	e.must("restore", "-d", "--image-path", img, "--console-socket", sock2, e.id)
+	master := <-ch2
+	if master == nil {
+		t.Fatal("restore: no pty master on the console socket")
+	}
+	defer master.Close()
+	if got := e.boot(e.id); got != boot {
+		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
+	}
+	master.Write([]byte("again\n"))
+	var out []byte
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(string(out), "got-again") && time.Now().Before(deadline) {
+		master.SetReadDeadline(deadline)
+		n, err := master.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	if !strings.Contains(string(out), "got-again") {
+		t.Fatalf("restored process did not answer on the new terminal: %q", out)
+	}
+	e.must("delete", "--force", e.id)
 }
