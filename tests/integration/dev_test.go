@@ -1,14 +1,10 @@
 package integration
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -88,35 +84,13 @@ func TestDevConsoleIsTheTerminal(t *testing.T) {
 	s := e.spec("sh", "-c", `stat -c 'console %t' /dev/console; stat -c 'stdin %t' -L /proc/self/fd/0`)
 	s.Process.Terminal = true
 	e.write(s)
-	master, slave, err := openPty()
+	out, err := e.huskOnPty("run", e.id)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	cmd := exec.Command(huskBin, "--root", e.root, "run", e.id)
-	cmd.Dir = e.bundle
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	var out bytes.Buffer
-	buf := make([]byte, 4096)
-	master.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		n, err := master.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("run: %v: %q", err, out.String())
+		t.Fatalf("run: %v: %q", err, out)
 	}
 	// Both are on the container's devpts (major 136 = 0x88).
-	if !strings.Contains(out.String(), "console 88") || !strings.Contains(out.String(), "stdin 88") {
-		t.Fatalf("output %q", out.String())
+	if !strings.Contains(out, "console 88") || !strings.Contains(out, "stdin 88") {
+		t.Fatalf("output %q", out)
 	}
 }
 

@@ -257,31 +257,9 @@ func TestExecTTYConsoleSocket(t *testing.T) {
 func TestExecForegroundTTY(t *testing.T) {
 	e := newEnv(t)
 	e.runDetached(e.spec("sleep", "1000"))
-	master, slave, err := openPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	cmd := exec.Command(huskBin, "--root", e.root, "exec", "-t", e.id, "sh", "-c", "test -t 1 && echo stdout-is-tty; exit 4")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	var out bytes.Buffer
-	buf := make([]byte, 4096)
-	master.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		n, err := master.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(out.String(), "stdout-is-tty") {
-		t.Fatalf("exec -t: %v, output %q; want exit 4 and stdout-is-tty", err, out.String())
+	out, err := e.huskOnPty("exec", "-t", e.id, "sh", "-c", "test -t 1 && echo stdout-is-tty; exit 4")
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(out, "stdout-is-tty") {
+		t.Fatalf("exec -t: %v, output %q; want exit 4 and stdout-is-tty", err, out)
 	}
 }
 

@@ -217,17 +217,31 @@ func TestForegroundTerminal(t *testing.T) {
 	s.Process.Terminal = true
 	e.write(s)
 	// husk's own stdio is a pty here, as for a user at a shell.
+	out, err := e.huskOnPty("run", e.id)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+		t.Fatalf("run with terminal: %v, output %q; want exit 5", err, out)
+	}
+	if !strings.Contains(out, "stdout-is-tty") {
+		t.Fatalf("terminal output %q lacks stdout-is-tty", out)
+	}
+}
+
+// huskOnPty runs husk in the bundle with a new pty as its stdio and
+// controlling terminal, as a user at a shell would, and returns what the
+// terminal showed and husk's exit.
+func (e *env) huskOnPty(args ...string) (string, error) {
+	e.t.Helper()
 	master, slave, err := openPty()
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	defer master.Close()
-	cmd := exec.Command(huskBin, "--root", e.root, "run", e.id)
+	cmd := exec.Command(huskBin, append([]string{"--root", e.root}, args...)...)
 	cmd.Dir = e.bundle
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	slave.Close()
 	var out bytes.Buffer
@@ -240,13 +254,7 @@ func TestForegroundTerminal(t *testing.T) {
 			break
 		}
 	}
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
-		t.Fatalf("run with terminal: %v, output %q; want exit 5", err, out.String())
-	}
-	if !strings.Contains(out.String(), "stdout-is-tty") {
-		t.Fatalf("terminal output %q lacks stdout-is-tty", out.String())
-	}
+	return out.String(), cmd.Wait()
 }
 
 func openPty() (master, slave *os.File, err error) {
