@@ -105,18 +105,7 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		}
 	}()
 
-	h.State = State{
-		OCIVersion:  spec.Version,
-		ID:          opts.ID,
-		Bundle:      opts.Config.Bundle,
-		Rootfs:      opts.Config.Rootfs,
-		Created:     time.Now().UTC(),
-		Annotations: spec.Annotations,
-		Phase:       Creating,
-		OwnPidNS:    hasNewNamespace(spec, specs.PIDNamespace),
-		Hooks:       spec.Hooks,
-	}
-	h.State.NoNewKeyring = opts.NoNewKeyring
+	h.State = creatingState(opts)
 	if err := h.Save(); err != nil {
 		return nil, err
 	}
@@ -338,6 +327,24 @@ func Create(opts CreateOpts) (_ *Container, retErr error) {
 		}
 	}
 	return &Container{ID: opts.ID, Dir: h.Dir, Pid: initPid, Notify: notify}, nil
+}
+
+// creatingState is the state a new container (create, or restore) is
+// saved with before anything of it exists.
+func creatingState(opts CreateOpts) State {
+	spec := opts.Config.Spec
+	return State{
+		OCIVersion:   spec.Version,
+		ID:           opts.ID,
+		Bundle:       opts.Config.Bundle,
+		Rootfs:       opts.Config.Rootfs,
+		Created:      time.Now().UTC(),
+		Annotations:  spec.Annotations,
+		Phase:        Creating,
+		OwnPidNS:     hasNewNamespace(spec, specs.PIDNamespace),
+		Hooks:        spec.Hooks,
+		NoNewKeyring: opts.NoNewKeyring,
+	}
 }
 
 // waitExec returns when init has exec'd (EOF on the sync socket) or

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"fmt"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -26,7 +25,6 @@ type Restoring struct {
 // BeginRestore makes the container's state entry (status "creating") and
 // its cgroup, as create does before it starts the init. Abort undoes it.
 func BeginRestore(opts CreateOpts) (_ *Restoring, retErr error) {
-	spec := opts.Config.Spec
 	h, err := newHandle(opts.Root, opts.ID)
 	if err != nil {
 		return nil, err
@@ -37,17 +35,7 @@ func BeginRestore(opts CreateOpts) (_ *Restoring, retErr error) {
 			r.Abort()
 		}
 	}()
-	h.State = State{
-		OCIVersion:  spec.Version,
-		ID:          opts.ID,
-		Bundle:      opts.Config.Bundle,
-		Rootfs:      opts.Config.Rootfs,
-		Created:     time.Now().UTC(),
-		Annotations: spec.Annotations,
-		Phase:       Creating,
-		OwnPidNS:    hasNewNamespace(spec, specs.PIDNamespace),
-		Hooks:       spec.Hooks,
-	}
+	h.State = creatingState(opts)
 	if err := h.Save(); err != nil {
 		return nil, err
 	}
