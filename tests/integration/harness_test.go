@@ -9,6 +9,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -297,7 +298,15 @@ func (e *env) waitStatus(id, status string) stateJSON {
 func (e *env) cleanup() {
 	entries, _ := os.ReadDir(e.root)
 	for _, d := range entries {
-		exec.Command(huskBin, "--root", e.root, "delete", "--force", d.Name()).Run()
+		// Bounded, like every husk call of the tests: a delete that hangs
+		// fails the test (with what was printed before) instead of
+		// stalling the whole run.
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := exec.CommandContext(ctx, huskBin, "--root", e.root, "delete", "--force", d.Name()).CombinedOutput()
+		if ctx.Err() != nil {
+			e.t.Errorf("cleanup: husk delete --force %s hung for 60s: %v %s", d.Name(), err, out)
+		}
+		cancel()
 	}
 }
 
