@@ -212,9 +212,18 @@ func (e *env) huskCmd(setup func(*exec.Cmd), args ...string) result {
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
+		dumpProcs(e.t, fmt.Sprintf("husk %v still running after 30s", args))
 		cmd.Process.Kill()
-		<-done
-		e.t.Fatalf("husk %v: timed out after 30s", args)
+		// A process stuck in the kernel (state D) outlives SIGKILL: do
+		// not let it stall the whole run.
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			e.t.Errorf("husk %v: not reaped 10s after SIGKILL", args)
+		}
+		out, _ := os.ReadFile(outF.Name())
+		errb, _ := os.ReadFile(errF.Name())
+		e.t.Fatalf("husk %v: timed out after 30s; stdout %q, stderr %q", args, out, errb)
 	}
 	code := 0
 	var ee *exec.ExitError
@@ -302,7 +311,15 @@ func (e *env) cleanup() {
 		// fails the test (with what was printed before) instead of
 		// stalling the whole run.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		out, err := exec.CommandContext(ctx, huskBin, "--root", e.root, "delete", "--force", d.Name()).CombinedOutput()
+		cmd := exec.CommandContext(ctx, huskBin, "--root", e.root, "delete", "--force", d.Name())
+		// CombinedOutput reads through a pipe: without a WaitDelay, a
+		// process that inherited it would keep Wait blocked after the kill.
+		cmd.WaitDelay = 5 * time.Second
+		cmd.Cancel = func() error {
+			dumpProcs(e.t, "husk delete --force "+d.Name()+" still running after 60s")
+			return cmd.Process.Kill()
+		}
+		out, err := cmd.CombinedOutput()
 		if ctx.Err() != nil {
 			e.t.Errorf("cleanup: husk delete --force %s hung for 60s: %v %s", d.Name(), err, out)
 		}
