@@ -14,6 +14,7 @@ import (
 
 	"github.com/huskrt/husk/libcontainer"
 	"github.com/huskrt/husk/libcontainer/config"
+	"github.com/huskrt/husk/libcontainer/rootfs"
 	"github.com/huskrt/husk/libcontainer/terminal"
 )
 
@@ -93,6 +94,9 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 		s.extra = append(s.extra, f)
 	}
 	restoreMounts(opts, spec, o.Create.Config.Rootfs, o.Create.Config.Bundle)
+	if err := rootfs.PrepareRestore(spec, o.Create.Config.Rootfs, o.Create.Config.Bundle); err != nil {
+		return 0, err
+	}
 	if err := inheritStdio(opts, o.ImagePath); err != nil {
 		return 0, err
 	}
