@@ -50,7 +50,7 @@ bench: husk
 # count when the allowance was last set, every failure explained in
 # tests/conformance/known-failures.md (lower it as gaps are closed).
 # `make conformance LANE_RUNTIME=/usr/sbin/runc` runs it against runc.
-CONFORMANCE_MAX_FAILED ?= 27
+CONFORMANCE_MAX_FAILED ?= 25
 conformance: husk
 	@CONFORMANCE_MAX_FAILED=$(CONFORMANCE_MAX_FAILED) tests/conformance/conformance.sh $(LANE_RUNTIME)
 

@@ -169,12 +169,18 @@ func DeleteWarn(root, id string, force bool, warn func(error)) error {
 	st := h.State.Status(h.Dir)
 	switch st {
 	case Stopped:
-	case Created, Creating:
-		// Creating under our lock means the create was killed.
+	case Creating:
+		// Creating under our lock means the create was killed: what is
+		// left is debris, whatever runs of it goes.
 		if err := killAndWait(h.State.Pid, h.State.PidStart); err != nil {
 			return err
 		}
 	default:
+		// A created container counts as not stopped, as the runtime spec
+		// says (its init exists, waiting for start); runc and crun delete
+		// it anyway, but the engines never rely on that: podman and CRI-O
+		// always pass --force, containerd kills a created task before
+		// deleting it.
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
 		}

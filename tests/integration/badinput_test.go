@@ -91,7 +91,7 @@ func TestExistingIDIsRefused(t *testing.T) {
 	if st2 := e.state(e.id); st2.Pid != st.Pid || st2.Status != "created" {
 		t.Fatalf("existing container changed: %+v -> %+v", st, st2)
 	}
-	e.must("delete", e.id)
+	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, st.Pid)
 }
 
@@ -171,7 +171,7 @@ func TestInitBinaryIsWriteProtected(t *testing.T) {
 			if mode == "memfd" && !strings.HasPrefix(target, "/memfd:") {
 				t.Fatalf("memfd mode: exe is %q", target)
 			}
-			e.must("delete", e.id)
+			e.must("delete", "--force", e.id)
 		})
 	}
 }

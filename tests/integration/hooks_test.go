@@ -143,7 +143,7 @@ func TestHooksStdinState(t *testing.T) {
 	if string(data) != want {
 		t.Fatalf("hook stdin\n%s\nwant\n%s", data, want)
 	}
-	e.must("delete", e.id)
+	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, pid)
 }
 
@@ -263,7 +263,7 @@ func TestPoststopHookFailure(t *testing.T) {
 	s.Hooks = &specs.Hooks{Poststop: []specs.Hook{failing("poststop"), h.hook("poststop")}}
 	h.write(s)
 	h.must("create", h.id)
-	r := h.husk("delete", h.id)
+	r := h.husk("delete", "--force", h.id)
 	if r.code != 0 || !strings.Contains(r.stderr, "warning: hooks.poststop[0] (/bin/sh): exit status 3: first line poststop") {
 		t.Fatalf("delete: %v", r)
 	}
@@ -281,7 +281,7 @@ func TestHooksFromCreateTime(t *testing.T) {
 	h.must("create", h.id)
 	s.Hooks = &specs.Hooks{Poststop: []specs.Hook{h.hook("edited")}}
 	h.write(s)
-	h.must("delete", h.id)
+	h.must("delete", "--force", h.id)
 	h.expectLines("poststop status=stopped pid=0 root=host mnt=host exe= env=poststop")
 }
 
@@ -296,6 +296,6 @@ func TestStateKeepsAnnotations(t *testing.T) {
 	if len(st.Annotations) != 2 || st.Annotations["org.example.x"] != "1" || st.Annotations["io.y"] != "a=b c" {
 		t.Fatalf("annotations in state: %v", st.Annotations)
 	}
-	e.must("delete", e.id)
+	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, st.Pid)
 }

@@ -126,12 +126,18 @@ func TestStartTwiceAndDeleteRunning(t *testing.T) {
 	e.must("delete", "--force", e.id) // force on a missing container is not an error
 }
 
-func TestDeleteCreatedKillsInit(t *testing.T) {
+// A created container is not stopped (runtime spec, "delete"): delete
+// refuses it and leaves it as it was; --force kills its init and removes it.
+func TestDeleteCreatedNeedsForce(t *testing.T) {
 	e := newEnv(t)
 	e.write(e.spec("true"))
 	e.must("create", e.id)
 	st := e.state(e.id)
-	e.must("delete", e.id)
+	e.fails("cannot delete container "+e.id+" that is not stopped: created", "delete", e.id)
+	if st2 := e.state(e.id); st2.Status != "created" || st2.Pid != st.Pid || syscall.Kill(st.Pid, 0) != nil {
+		t.Fatalf("delete without --force changed the created container: %+v -> %+v", st, st2)
+	}
+	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, st.Pid)
 }
 
