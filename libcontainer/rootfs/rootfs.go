@@ -101,7 +101,14 @@ func Setup(spec *specs.Spec, o Options) error {
 	if o.NoPivot {
 		switchRoot = moveRoot
 	}
-	return switchRoot(o.Rootfs)
+	if err := switchRoot(o.Rootfs); err != nil {
+		return err
+	}
+	// Step 7: stdio on the host's /dev/null moves to the container's.
+	if !devBound {
+		return reopenDevNull()
+	}
+	return nil
 }
 
 // Finalize runs after the switch and after the console is set up:
