@@ -47,7 +47,8 @@ TMO=${HUSK_KERNEL_TIMEOUT:-1800}
 # ------------------------------------------------------------ host packages
 # command -> Debian package; installed only when missing.
 need=(qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod xz:xz-utils busybox:busybox-static
-	runc:runc criu:criu xtables-legacy-multi:iptables ip:iproute2 flock:util-linux jq:jq)
+	runc:runc criu:criu xtables-legacy-multi:iptables ip:iproute2 flock:util-linux jq:jq
+	podman:podman conmon:conmon)
 missing=()
 for n in "${need[@]}"; do
 	c=${n%%:*} p=${n#*:}
@@ -83,6 +84,9 @@ fi
 RTNAME=$(basename "$RUNTIME")
 cp "$RUNTIME" "$P/$RTNAME"
 VMARGS=(-o "$OUT" -t "$TMO" -e HUSK_KERNEL_LANE=1 -e "HUSK_RUNTIME=/payload/$RTNAME")
+# podman + conmon (with their libraries) for TestKernelPodman*: podman
+# checkpoint/restore with the runtime under test
+VMARGS+=(-b "$(command -v podman)" -b "$(command -v conmon)")
 if is_dynamic "$RUNTIME"; then
 	rtkind=dynamic; VMARGS+=(-L "$RUNTIME")    # its libraries go into the guest too
 else
