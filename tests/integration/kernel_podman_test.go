@@ -242,10 +242,10 @@ func TestKernelPodmanCheckpoint(t *testing.T) {
 	p := newPodman(t)
 	image := p.importBusybox()
 	id := p.must("run", "-d", "--name", "counter", "--network", "none", "--log-driver", "k8s-file", image, "sh", "-c", podmanCounter)
+	p.ids = append(p.ids, id)
 	if st := p.status(id); st != "running true false" {
 		t.Fatalf("after podman run: %q", st)
 	}
-	p.ids = append(p.ids, id)
 	p.waitCount(id, 3)
 
 	// In place: checkpoint stops it (husk deletes it), restore brings it back.
