@@ -121,6 +121,15 @@ type env struct {
 	root   string
 	bundle string
 	id     string
+	// wrap, when set, runs every husk call (cleanup included) through
+	// this command, e.g. nsenter into the namespaces of a test systemd.
+	wrap []string
+}
+
+// huskCommand is husk with this env's --root, through e.wrap if set.
+func (e *env) huskCommand(ctx context.Context, args ...string) *exec.Cmd {
+	argv := append(append(append([]string{}, e.wrap...), huskBin, "--root", e.root), args...)
+	return exec.CommandContext(ctx, argv[0], argv[1:]...)
 }
 
 var idSeq atomic.Int64
@@ -190,7 +199,7 @@ func (e *env) husk(args ...string) result {
 
 func (e *env) huskCmd(setup func(*exec.Cmd), args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(huskBin, append([]string{"--root", e.root}, args...)...)
+	cmd := e.huskCommand(context.Background(), args...)
 	cmd.Dir = e.bundle
 	// Files, not pipes: a detached container inherits husk's stdio and
 	// would keep a pipe open long after husk has exited.
@@ -311,7 +320,7 @@ func (e *env) cleanup() {
 		// fails the test (with what was printed before) instead of
 		// stalling the whole run.
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, huskBin, "--root", e.root, "delete", "--force", d.Name())
+		cmd := e.huskCommand(ctx, "delete", "--force", d.Name())
 		// CombinedOutput reads through a pipe: without a WaitDelay, a
 		// process that inherited it would keep Wait blocked after the kill.
 		cmd.WaitDelay = 5 * time.Second

@@ -48,7 +48,7 @@ TMO=${HUSK_KERNEL_TIMEOUT:-1800}
 # command -> Debian package; installed only when missing.
 need=(qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod xz:xz-utils busybox:busybox-static
 	runc:runc criu:criu xtables-legacy-multi:iptables ip:iproute2 flock:util-linux jq:jq
-	podman:podman conmon:conmon)
+	podman:podman conmon:conmon systemctl:systemd)
 missing=()
 for n in "${need[@]}"; do
 	c=${n%%:*} p=${n#*:}
@@ -93,6 +93,12 @@ else
 	rtkind=static
 fi
 log "runtime $RUNTIME ($rtkind) -> /payload/$RTNAME; payload $(du -sh "$P" | cut -f1)"
+# TestKernelSystemd starts a systemd of its own in the guest: systemd and
+# systemctl with their libraries (-b, at their merged-/usr paths), and
+# util-linux nsenter, which can enter a cgroup namespace (busybox's cannot).
+SD=$(realpath /lib/systemd/systemd)
+VMARGS+=(-b "$SD" -b "$(realpath "$(command -v systemctl)")" -L "$(command -v nsenter)" -e HUSK_NSENTER=/payload/nsenter)
+cp "$(realpath "$(command -v nsenter)")" "$P/nsenter"
 
 # ------------------------------------------------------------ boot once
 # The guest streams only the result lines live over the (slow, ~100 KB/s)
