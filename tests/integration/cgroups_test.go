@@ -182,29 +182,38 @@ func testLimits(t *testing.T) {
 // deny-all then blocks /dev/full (EPERM instead of ENOSPC), and an allow
 // rule opens it again.
 func testDevices(t *testing.T) {
-	major, minor := int64(1), int64(7)
 	for _, allow := range []bool{false, true} {
 		e := newEnv(t)
-		s := e.spec("sh", "-c", "echo x > /dev/full; echo x > /dev/null && echo null-ok")
-		mode := os.FileMode(0o666)
-		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: &mode})
-		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
-		if allow {
-			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"})
-		}
-		e.write(s)
-		r := e.husk("run", e.id)
-		if r.code != 0 || !strings.Contains(r.stdout, "null-ok") {
-			t.Fatalf("allow=%v: %v", allow, r)
-		}
-		want := "Operation not permitted"
-		if allow {
-			want = "No space left on device"
-		}
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("allow=%v: writing /dev/full: stderr %q, want %q", allow, r.stderr, want)
-		}
+		runDeviceRules(t, e, e.spec, allow)
 		assertNoCgroup(t, e.id)
+	}
+}
+
+// runDeviceRules runs a container (spec made by mk, husk called with
+// global first) that writes to /dev/full and /dev/null under a deny-all
+// rule, plus an allow rule for /dev/full when allow is set, and checks
+// what the writes did.
+func runDeviceRules(t *testing.T, e *env, mk func(args ...string) *specs.Spec, allow bool, global ...string) {
+	t.Helper()
+	major, minor := int64(1), int64(7)
+	s := mk("sh", "-c", "echo x > /dev/full; echo x > /dev/null && echo null-ok")
+	mode := os.FileMode(0o666)
+	s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: &mode})
+	s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	if allow {
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"})
+	}
+	e.write(s)
+	r := e.husk(append(global, "run", e.id)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "null-ok") {
+		t.Fatalf("allow=%v: %v", allow, r)
+	}
+	want := "Operation not permitted"
+	if allow {
+		want = "No space left on device"
+	}
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("allow=%v: writing /dev/full: stderr %q, want %q", allow, r.stderr, want)
 	}
 }
 

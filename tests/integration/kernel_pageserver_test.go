@@ -132,10 +132,7 @@ func TestKernelCheckpointPageServer(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(img, f.Name()), data, 0o600)
 	}
-	if r := e.husk("restore", "-d", "--image-path", img, e.id); r.code != 0 {
-		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
-		t.Fatalf("restore: %v\nrestore.log tail:\n%s", r, tail(string(log), 40))
-	}
+	e.restore(img, "-d", e.id)
 	if b := e.boot(e.id); b != boot {
 		t.Fatalf("restored container restarted: boot token %q, was %q", b, boot)
 	}
@@ -165,10 +162,7 @@ func TestKernelCheckpointLazyPages(t *testing.T) {
 	dumped := startWithStatus(t, cpt)
 	lazy := start(t, exec.Command("criu", "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", port, "--images-dir", img))
 	id := e.id + "-lazy"
-	if r := e.husk("restore", "-d", "--lazy-pages", "--image-path", img, id); r.code != 0 {
-		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
-		t.Fatalf("restore: %v\nrestore.log tail:\n%s", r, tail(string(log), 40))
-	}
+	e.restore(img, "-d", "--lazy-pages", id)
 	if b := e.boot(id); b != boot {
 		t.Fatalf("restored container restarted: boot token %q, was %q", b, boot)
 	}
@@ -179,6 +173,16 @@ func TestKernelCheckpointLazyPages(t *testing.T) {
 	e.must("delete", "--force", id)
 	e.assertGone(id, 0)
 	assertNoCgroup(t, id)
+}
+
+// restore restores from img and fails the test with the end of CRIU's
+// log when it does not succeed.
+func (e *env) restore(img string, args ...string) {
+	e.t.Helper()
+	if r := e.husk(append([]string{"restore", "--image-path", img}, args...)...); r.code != 0 {
+		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
+		e.t.Fatalf("restore: %v\nrestore.log tail:\n%s", r, tail(string(log), 40))
+	}
 }
 
 // tail is the last n lines of s.

@@ -384,28 +384,9 @@ func testSystemdLifecycle(t *testing.T, sd *testSystemd) {
 // eBPF filter: deny-all blocks /dev/full (EPERM instead of ENOSPC), an
 // allow rule opens it again, and the default allow-list keeps /dev/null.
 func testSystemdDevices(t *testing.T, sd *testSystemd) {
-	major, minor := int64(1), int64(7)
 	for _, allow := range []bool{false, true} {
 		e := sdEnv(t, sd)
-		s := sdSpec(e, "sh", "-c", "echo x > /dev/full; echo x > /dev/null && echo null-ok")
-		mode := os.FileMode(0o666)
-		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: &mode})
-		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
-		if allow {
-			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"})
-		}
-		e.write(s)
-		r := e.husk("--systemd-cgroup", "run", e.id)
-		if r.code != 0 || !strings.Contains(r.stdout, "null-ok") {
-			t.Fatalf("allow=%v: %v", allow, r)
-		}
-		want := "Operation not permitted"
-		if allow {
-			want = "No space left on device"
-		}
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("allow=%v: writing /dev/full: %q, want %q", allow, r.stderr, want)
-		}
+		runDeviceRules(t, e, func(args ...string) *specs.Spec { return sdSpec(e, args...) }, allow, "--systemd-cgroup")
 		e.assertGone(e.id, 0)
 		sd.assertScopeGone(t, e.id)
 	}
