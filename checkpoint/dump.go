@@ -307,6 +307,11 @@ func dumpMounts(opts *criuOpts, spec *specs.Spec, rootfs string, pid int) error 
 	for _, d := range devicePaths(spec) {
 		add(d, d)
 	}
+	binds, err := v1CgroupBinds(spec, rootfs)
+	if err != nil {
+		return err
+	}
+	binds.add(opts, nil)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	cg "github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -97,6 +98,10 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 	if err := rootfs.PrepareRestore(spec, o.Create.Config.Rootfs, o.Create.Config.Bundle); err != nil {
 		return 0, err
 	}
+	binds, err := v1CgroupBinds(spec, o.Create.Config.Rootfs)
+	if err != nil {
+		return 0, err
+	}
 	if err := inheritStdio(opts, o.ImagePath); err != nil {
 		return 0, err
 	}
@@ -139,6 +144,13 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 		for ctrl, p := range paths {
 			opts.cgRoot = append(opts.cgRoot, cgRoot{ctrl, p})
 		}
+		// The container's cgroup bind mounts (v1, no cgroup namespace)
+		// come from its new cgroup, where CRIU now is.
+		own, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", criuPid))
+		if err != nil {
+			return fmt.Errorf("criu cgroups: %w", err)
+		}
+		binds.add(opts, func(h *mountinfo.Info) string { return rootfs.CgroupBindSource(h, string(own)) })
 		return nil
 	}
 	s.notify = func(r *criuResp, oob []byte) error {

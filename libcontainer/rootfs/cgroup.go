@@ -43,9 +43,7 @@ func mountCgroup(root *os.File, m specs.Mount, opts config.MountOptions, o Optio
 		return err
 	}
 	defer top.Close()
-	hier, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
-	})
+	hier, err := V1Hierarchies()
 	if err != nil {
 		return err
 	}
@@ -66,6 +64,22 @@ func mountCgroup(root *os.File, m specs.Mount, opts config.MountOptions, o Optio
 		return remount(fdPath(top), unix.MS_RDONLY)
 	}
 	return nil
+}
+
+// V1Hierarchies lists the cgroup mounts directly under /sys/fs/cgroup of
+// a v1 or hybrid host: what a container's cgroup mount shows, one entry
+// each, named as on the host (checkpoint names the same entries to CRIU).
+func V1Hierarchies() ([]*mountinfo.Info, error) {
+	return mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return (i.FSType != "cgroup" && i.FSType != "cgroup2") || filepath.Dir(i.Mountpoint) != "/sys/fs/cgroup", false
+	})
+}
+
+// CgroupBindSource is the host directory a container without a cgroup
+// namespace sees in hierarchy h: the directory of the cgroup that
+// procCgroup (a /proc/PID/cgroup) shows for it.
+func CgroupBindSource(h *mountinfo.Info, procCgroup string) string {
+	return filepath.Join(h.Mountpoint, cgroupPathIn(procCgroup, cgroupSubsystems(h.VFSOptions), h.FSType == "cgroup2"))
 }
 
 // mountHierarchy mounts one cgroup hierarchy (whose host mount point is

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -76,5 +77,25 @@ func TestPrepareRestoreMissingSource(t *testing.T) {
 	err := PrepareRestore(spec, t.TempDir(), "/")
 	if err == nil || !strings.Contains(err.Error(), "/data") || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("error %v, want one naming /data and %s", err, missing)
+	}
+}
+
+// The bind source of a v1 hierarchy is the cgroup /proc/PID/cgroup names
+// for exactly its controllers (cpu,cpuacct is not cpu alone; name=systemd
+// and the hybrid cgroup2 have their own lines).
+func TestCgroupBindSource(t *testing.T) {
+	procCgroup := "12:pids:/husk/c1\n5:cpu,cpuacct:/husk/c1-cpu\n1:name=systemd:/sd\n0::/unified-c1\n"
+	for _, c := range []struct {
+		mnt, fstype, opts, want string
+	}{
+		{"/sys/fs/cgroup/pids", "cgroup", "rw,pids", "/sys/fs/cgroup/pids/husk/c1"},
+		{"/sys/fs/cgroup/cpu,cpuacct", "cgroup", "rw,cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/husk/c1-cpu"},
+		{"/sys/fs/cgroup/systemd", "cgroup", "rw,xattr,name=systemd", "/sys/fs/cgroup/systemd/sd"},
+		{"/sys/fs/cgroup/unified", "cgroup2", "rw,nsdelegate", "/sys/fs/cgroup/unified/unified-c1"},
+	} {
+		h := &mountinfo.Info{Mountpoint: c.mnt, FSType: c.fstype, VFSOptions: c.opts}
+		if got := CgroupBindSource(h, procCgroup); got != c.want {
+			t.Errorf("%s: %s, want %s", c.mnt, got, c.want)
+		}
 	}
 }

@@ -204,6 +204,16 @@ func TestKernelCheckpointRestore(t *testing.T) {
 	if got := strings.TrimSpace(e.must("exec", e.id, "cat", "/data/id")); got != "first" {
 		t.Errorf("restored bind mount /data shows %q, want \"first\"", got)
 	}
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		// v1 (the lane's hybrid boot), no cgroup namespace: the restored
+		// container's /sys/fs/cgroup/pids is a bind of its own new cgroup,
+		// which holds its init (pid 1 in there).
+		procs := e.must("exec", e.id, "cat", "/sys/fs/cgroup/pids/cgroup.procs")
+		if !strings.Contains("\n"+procs, "\n1\n") {
+			t.Errorf("restored container's /sys/fs/cgroup/pids/cgroup.procs = %q, want its own cgroup with pid 1", procs)
+		}
+	}
 	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, 0)
 	assertNoCgroup(t, e.id)

@@ -19,6 +19,8 @@
 #   HUSK_KERNEL_OUT       out dir: kernel.log (full go test -v log), console.log
 #                         (guest kernel console), output.log (default tests/kernel/out)
 #   HUSK_KERNEL_TIMEOUT   seconds for boot + tests (default 1800)
+#   HUSK_KERNEL_CGROUP    the guest's cgroups: v2 (default) or hybrid (v1
+#                         controllers and an empty cgroup2, as the CI machine)
 #   VMLANE_CACHE          kernel/initramfs cache (default ${XDG_CACHE_HOME:-~/.cache}/husk-vmlane)
 #   HUSK_KERNEL_NO_APT=1  never call apt-get install (fail if something is missing)
 #   other VMLANE_* variables are passed through to vmlane.sh
@@ -109,6 +111,8 @@ GUEST_CMD='{ ./kernel.test -test.v -test.run "$HUSK_KERNEL_RUN" -test.parallel 2
   awk '\''/^ *--- (PASS|FAIL|SKIP)|^(PASS|FAIL)$|^panic:|no tests to run/ { print; fflush() }'\''
   exit $(cat /tmp/kernel-test.rc)'
 VMARGS+=(-e "HUSK_KERNEL_RUN=$RUNPAT" -e "HUSK_KERNEL_TEST_TIMEOUT=$((TMO > 300 ? TMO - 120 : TMO - 30))s")
+# The guest's cgroup layout (vmlane.sh's VMLANE_CGROUP): v2, or hybrid.
+VMARGS+=(-e "VMLANE_CGROUP=${HUSK_KERNEL_CGROUP:-v2}")
 
 mkdir -p "$OUT"
 rm -f "$OUT"/{kernel,console,output}{,.1}.log "$OUT/kernel.json"   # only our files: OUT may be shared

@@ -33,7 +33,9 @@
 #   -e K=V   environment variable for CMD (repeatable)
 #   -r       rebuild the base initramfs even if cached
 #
-# Environment: VMLANE_CACHE (as -c), VMLANE_CPU (qemu -cpu model, default
+# Environment: VMLANE_CACHE (as -c), VMLANE_CGROUP (v2, the default: cgroup v2
+# alone with every controller; hybrid: v1 controllers plus an empty cgroup2
+# at /sys/fs/cgroup/unified, as on the CI machine; pass it with -e), VMLANE_CPU (qemu -cpu model, default
 # max,-erms,-fsrm: rep-movsb is slow under TCG), VMLANE_ACCEL (default
 # tcg,thread=multi), VMLANE_QEMU_ARGS (extra qemu arguments), VMLANE_APPEND (extra kernel
 # command line).
@@ -256,7 +258,6 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 mount -t securityfs securityfs /sys/kernel/security
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
@@ -264,6 +265,21 @@ ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 echo /sbin/modprobe > /proc/sys/kernel/modprobe
 hostname vmlane; ip link set lo up
 . /vmlane/env
+if [ "${VMLANE_CGROUP:-v2}" = hybrid ]; then
+  # As a systemd host in "hybrid" mode (and the CI machine): v1 controllers
+  # in a tmpfs, name=systemd, and an empty cgroup2 at unified/.
+  mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+  for h in cpuset cpu,cpuacct blkio memory devices freezer net_cls,net_prio perf_event hugetlb pids rdma misc; do
+    mkdir /sys/fs/cgroup/$h
+    mount -t cgroup -o $h cgroup /sys/fs/cgroup/$h 2>/dev/null || rmdir /sys/fs/cgroup/$h
+  done
+  ln -s cpu,cpuacct /sys/fs/cgroup/cpu; ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct
+  mkdir /sys/fs/cgroup/systemd /sys/fs/cgroup/unified
+  mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+  mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified
+else
+  mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+fi
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 if [ -n "$VMLANE_OUT9P" ]; then
   modprobe -q virtio_pci; modprobe -q 9pnet_virtio; modprobe -q 9p
