@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
@@ -65,14 +66,8 @@ func (a *app) run(args []string) int {
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto"},
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary"},
 		},
-		Before: a.before,
-		Commands: []*cli.Command{
-			a.createCommand(), a.startCommand(), a.runCommand(), a.stateCommand(),
-			a.listCommand(), a.killCommand(), a.deleteCommand(), specCommand(),
-			a.pauseCommand(), a.resumeCommand(), a.updateCommand(), a.eventsCommand(), a.psCommand(),
-			a.execCommand(), a.featuresCommand(),
-			a.checkpointCommand(), a.restoreCommand(),
-		},
+		Before:         a.before,
+		Commands:       a.commands(args),
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
 	if err := cmd.Run(context.Background(), args); err != nil {
@@ -83,6 +78,59 @@ func (a *app) run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// commands returns the command args names, alone, or every command when
+// args names none of them (help, an unknown command, an unknown global
+// flag: the full tree gives the usual help and errors). Building and
+// checking the 17 commands' flag sets costs each husk call a millisecond
+// or more, mostly in page faults on fresh heap (see tests/bench), and an
+// engine runs husk several times per container.
+func (a *app) commands(args []string) []*cli.Command {
+	all := []struct {
+		name string
+		make func() *cli.Command
+	}{
+		{"create", a.createCommand}, {"start", a.startCommand}, {"run", a.runCommand}, {"state", a.stateCommand},
+		{"list", a.listCommand}, {"kill", a.killCommand}, {"delete", a.deleteCommand}, {"spec", specCommand},
+		{"pause", a.pauseCommand}, {"resume", a.resumeCommand}, {"update", a.updateCommand}, {"events", a.eventsCommand},
+		{"ps", a.psCommand}, {"exec", a.execCommand}, {"features", a.featuresCommand},
+		{"checkpoint", a.checkpointCommand}, {"restore", a.restoreCommand},
+	}
+	if name := commandName(args); name != "" {
+		for _, c := range all {
+			if c.name == name {
+				return []*cli.Command{c.make()}
+			}
+		}
+	}
+	cmds := make([]*cli.Command, len(all))
+	for i, c := range all {
+		cmds[i] = c.make()
+	}
+	return cmds
+}
+
+// commandName is the first argument after the global flags, or "" when a
+// flag it does not know comes first.
+func commandName(args []string) string {
+	for i := 1; i < len(args); i++ {
+		arg := args[i]
+		if !strings.HasPrefix(arg, "-") {
+			return arg
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		switch name {
+		case "root", "log", "log-format", "rootless", "criu":
+			if !hasValue {
+				i++ // the value is the next argument
+			}
+		case "debug", "systemd-cgroup":
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 func (a *app) before(ctx context.Context, cmd *cli.Command) (context.Context, error) {
