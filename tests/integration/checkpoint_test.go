@@ -60,15 +60,31 @@ func (e *env) count(id string) int {
 // waitCount waits until the counter reaches at least n.
 func (e *env) waitCount(id string, n int) int {
 	e.t.Helper()
+	return waitAtLeast(e.t, "container "+id+": counter", n, 600, 50*time.Millisecond, func() int { return e.count(id) })
+}
+
+// waitAtLeast polls read (tries times, every interval) until it returns
+// at least n, and returns that value; the test fails if it never does.
+func waitAtLeast(t *testing.T, what string, n, tries int, every time.Duration, read func() int) int {
+	t.Helper()
 	var c int
-	for i := 0; i < 600; i++ {
-		if c = e.count(id); c >= n {
+	for i := 0; i < tries; i++ {
+		if c = read(); c >= n {
 			return c
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(every)
 	}
-	e.t.Fatalf("container %s: counter at %d, want >= %d", id, c, n)
+	t.Fatalf("%s at %d, want >= %d", what, c, n)
 	return c
+}
+
+// runCounter runs the counting container detached and returns its boot
+// token and a count it has reached.
+func (e *env) runCounter() (boot string, count int) {
+	e.t.Helper()
+	e.counterSpec()
+	e.must("run", "-d", e.id)
+	return e.boot(e.id), e.waitCount(e.id, 3)
 }
 
 func (e *env) boot(id string) string {

@@ -106,10 +106,7 @@ func TestKernelCheckpointPageServer(t *testing.T) {
 	needKernel(t, criuWorks(), "a working CRIU (`criu check`)")
 	loUp(t)
 	e := newEnv(t)
-	e.counterSpec()
-	e.must("run", "-d", e.id)
-	boot := e.boot(e.id)
-	c := e.waitCount(e.id, 3)
+	boot, c := e.runCounter()
 	pages, img := t.TempDir(), filepath.Join(t.TempDir(), "img")
 	port := strconv.Itoa(27000 + os.Getpid()%1000)
 	server := startWithStatus(t, exec.Command("criu", "page-server", "--images-dir", pages,
@@ -150,10 +147,7 @@ func TestKernelCheckpointLazyPages(t *testing.T) {
 	needKernel(t, exec.Command("criu", "check", "--feature", "uffd-noncoop").Run() == nil, "userfaultfd for CRIU (`criu check --feature uffd-noncoop`)")
 	loUp(t)
 	e := newEnv(t)
-	e.counterSpec()
-	e.must("run", "-d", e.id)
-	boot := e.boot(e.id)
-	c := e.waitCount(e.id, 3)
+	boot, c := e.runCounter()
 	img, work := filepath.Join(t.TempDir(), "img"), t.TempDir()
 	port := strconv.Itoa(28000 + os.Getpid()%1000)
 	cpt := exec.Command(huskBin, "--root", e.root, "checkpoint", "--lazy-pages", "--page-server", "127.0.0.1:"+port,

@@ -178,15 +178,7 @@ func (p *podman) logCount(id string) int {
 // waitCount waits until the container has printed n.
 func (p *podman) waitCount(id string, n int) int {
 	p.t.Helper()
-	var c int
-	for i := 0; i < 300; i++ {
-		if c = p.logCount(id); c >= n {
-			return c
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	p.t.Fatalf("container %s: counted to %d, want >= %d", id, c, n)
-	return c
+	return waitAtLeast(p.t, "container "+id+": count", n, 300, 200*time.Millisecond, func() int { return p.logCount(id) })
 }
 
 // status is what `podman inspect` says: state, running, checkpointed.
