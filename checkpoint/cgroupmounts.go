@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/huskrt/husk/libcontainer/config"
 	"github.com/huskrt/husk/libcontainer/rootfs"
 )
 
@@ -26,7 +27,7 @@ type cgroupBinds struct {
 // has none: no cgroup mount, a cgroup namespace (real cgroup mounts CRIU
 // handles itself) or a cgroup v2 host (one real cgroup2 mount).
 func v1CgroupBinds(spec *specs.Spec, rootfsPath string) (*cgroupBinds, error) {
-	if nsPresent(spec, specs.CgroupNamespace) {
+	if config.HasNamespace(spec, specs.CgroupNamespace) {
 		return nil, nil
 	}
 	var st unix.Statfs_t
@@ -60,16 +61,4 @@ func (c *cgroupBinds) add(opts *criuOpts, source func(h *mountinfo.Info) string)
 		}
 		opts.extMnt = append(opts.extMnt, extMount{key, val})
 	}
-}
-
-func nsPresent(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
 }

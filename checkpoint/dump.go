@@ -254,15 +254,8 @@ func externalNamespaces(opts *criuOpts, spec *specs.Spec) error {
 }
 
 func nsPath(spec *specs.Spec, t specs.LinuxNamespaceType) string {
-	if spec.Linux == nil {
-		return ""
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t {
-			return ns.Path
-		}
-	}
-	return ""
+	ns, _ := config.Namespace(spec, t)
+	return ns.Path
 }
 
 func criuNS(t specs.LinuxNamespaceType) string {

@@ -341,7 +341,7 @@ func creatingState(opts CreateOpts) State {
 		Created:      time.Now().UTC(),
 		Annotations:  spec.Annotations,
 		Phase:        Creating,
-		OwnPidNS:     hasNewNamespace(spec, specs.PIDNamespace),
+		OwnPidNS:     config.NewNamespace(spec, specs.PIDNamespace),
 		Hooks:        spec.Hooks,
 		NoNewKeyring: opts.NoNewKeyring,
 	}
@@ -377,15 +377,6 @@ func readInitError(dec *json.Decoder, err error) error {
 		return errors.New("container init exited before it was ready")
 	}
 	return fmt.Errorf("read from init: %w", err)
-}
-
-func hasNewNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
-	for _, ns := range newNamespaces(spec) {
-		if ns == t {
-			return true
-		}
-	}
-	return false
 }
 
 // newNamespaces lists the namespaces the container gets of its own

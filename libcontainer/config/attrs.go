@@ -133,24 +133,16 @@ func validateSysctl(c *Config) error {
 // that is not the one husk runs in (new, or joined by a path that names
 // another namespace).
 func ownNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
+	ns, ok := Namespace(s, t)
+	if !ok || ns.Path == "" {
+		return ok
 	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type != t {
-			continue
-		}
-		if ns.Path == "" {
-			return true
-		}
-		self := "/proc/self/ns/" + nsFileName(t)
-		var a, b unix.Stat_t
-		if unix.Stat(ns.Path, &a) != nil || unix.Stat(self, &b) != nil {
-			return true // a bad path is reported when it is joined
-		}
-		return a.Dev != b.Dev || a.Ino != b.Ino
+	self := "/proc/self/ns/" + nsFileName(t)
+	var a, b unix.Stat_t
+	if unix.Stat(ns.Path, &a) != nil || unix.Stat(self, &b) != nil {
+		return true // a bad path is reported when it is joined
 	}
-	return false
+	return a.Dev != b.Dev || a.Ino != b.Ino
 }
 
 func nsFileName(t specs.LinuxNamespaceType) string {
@@ -242,7 +234,7 @@ func validateMountExtras(c *Config) error {
 		if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
 			return fmt.Errorf("%s.uidMappings: uidMappings and gidMappings must be given together", field)
 		}
-		if len(m.UIDMappings) == 0 && !newNamespace(s, specs.UserNamespace) {
+		if len(m.UIDMappings) == 0 && !NewNamespace(s, specs.UserNamespace) {
 			return fmt.Errorf("%s.uidMappings: an idmapped mount without mappings needs a new user namespace in linux.namespaces", field)
 		}
 		for j, mp := range append(append([]specs.LinuxIDMapping(nil), m.UIDMappings...), m.GIDMappings...) {

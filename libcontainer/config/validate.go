@@ -107,38 +107,39 @@ func validateProcess(c *Config) error {
 	return nil
 }
 
-// newNamespace reports whether the config asks for a new namespace of type t
-// (listed without a path).
-func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
+// Namespace returns the config's entry for namespace type t, if it has
+// one (Validate refuses a type listed twice).
+func Namespace(s *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == t {
+				return ns, true
+			}
 		}
 	}
-	return false
+	return specs.LinuxNamespace{}, false
 }
 
-func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
+// HasNamespace reports whether the config lists namespace type t, new or
+// joined by path.
+func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	_, ok := Namespace(s, t)
+	return ok
+}
+
+// NewNamespace reports whether the config asks for a new namespace of
+// type t (listed without a path).
+func NewNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	ns, ok := Namespace(s, t)
+	return ok && ns.Path == ""
 }
 
 func validateNamespaces(c *Config) error {
 	s := c.Spec
-	if s.Hostname != "" && !hasNamespace(s, specs.UTSNamespace) {
+	if s.Hostname != "" && !HasNamespace(s, specs.UTSNamespace) {
 		return errors.New("hostname: setting it needs a private uts namespace in linux.namespaces")
 	}
-	if s.Domainname != "" && !hasNamespace(s, specs.UTSNamespace) {
+	if s.Domainname != "" && !HasNamespace(s, specs.UTSNamespace) {
 		return errors.New("domainname: setting it needs a private uts namespace in linux.namespaces")
 	}
 	l := s.Linux
@@ -159,14 +160,14 @@ func validateNamespaces(c *Config) error {
 			return fmt.Errorf("%s.path: %q is not an absolute path", field, ns.Path)
 		}
 	}
-	userNS := hasNamespace(s, specs.UserNamespace)
-	if (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) && !newNamespace(s, specs.UserNamespace) {
+	userNS := HasNamespace(s, specs.UserNamespace)
+	if (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) && !NewNamespace(s, specs.UserNamespace) {
 		if userNS {
 			return errors.New("linux.uidMappings: cannot be set when joining an existing user namespace by path")
 		}
 		return errors.New("linux.uidMappings: id mappings need a user namespace in linux.namespaces")
 	}
-	if newNamespace(s, specs.UserNamespace) && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0) {
+	if NewNamespace(s, specs.UserNamespace) && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0) {
 		return errors.New("linux.uidMappings: a new user namespace needs uidMappings and gidMappings")
 	}
 	for i, m := range append(append([]specs.LinuxIDMapping(nil), l.UIDMappings...), l.GIDMappings...) {
@@ -179,7 +180,7 @@ func validateNamespaces(c *Config) error {
 		}
 	}
 	if len(l.TimeOffsets) > 0 {
-		if !newNamespace(s, specs.TimeNamespace) {
+		if !NewNamespace(s, specs.TimeNamespace) {
 			return errors.New("linux.timeOffsets: offsets need a new time namespace in linux.namespaces")
 		}
 		for clock := range l.TimeOffsets {
@@ -193,7 +194,7 @@ func validateNamespaces(c *Config) error {
 			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", l.RootfsPropagation)
 		}
 	}
-	if (len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0) && !hasNamespace(s, specs.MountNamespace) {
+	if (len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0) && !HasNamespace(s, specs.MountNamespace) {
 		return errors.New("linux.maskedPaths: masking paths needs a private mount namespace in linux.namespaces")
 	}
 	for _, set := range []struct {
