@@ -364,6 +364,22 @@ func waitExec(dec *json.Decoder) error {
 	return fmt.Errorf("unexpected message %q from init", msg.Type)
 }
 
+// expectMsg reads init's next message, which must be of type want; an
+// error init reports, or a broken socket, comes back as the error.
+func expectMsg(dec *json.Decoder, want string) error {
+	var msg initproc.Message
+	if err := dec.Decode(&msg); err != nil {
+		return readInitError(nil, err)
+	}
+	switch msg.Type {
+	case want:
+		return nil
+	case initproc.MsgError:
+		return errors.New(msg.Error)
+	}
+	return fmt.Errorf("unexpected message %q from init", msg.Type)
+}
+
 // readInitError turns a broken sync socket into the error init sent
 // before it died, when there is one.
 func readInitError(dec *json.Decoder, err error) error {

@@ -41,15 +41,8 @@ func runtimeCreateHooks(st *State, dec *json.Decoder, enc *json.Encoder) error {
 	if !hasHooks(st.Hooks, hooks.Prestart, hooks.CreateRuntime) {
 		return nil
 	}
-	var msg initproc.Message
-	if err := dec.Decode(&msg); err != nil {
-		return readInitError(nil, err)
-	}
-	if msg.Type == initproc.MsgError {
-		return errors.New(msg.Error)
-	}
-	if msg.Type != initproc.MsgHooks {
-		return fmt.Errorf("unexpected message %q from init", msg.Type)
+	if err := expectMsg(dec, initproc.MsgHooks); err != nil {
+		return err
 	}
 	state := st.hookState(specs.StateCreated)
 	for _, kind := range []string{hooks.Prestart, hooks.CreateRuntime} {

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,15 +137,8 @@ func sendTrees(dec *json.Decoder, sock *os.File, trees map[int]*os.File, order [
 	if len(order) == 0 {
 		return nil
 	}
-	var msg initproc.Message
-	if err := dec.Decode(&msg); err != nil {
-		return readInitError(nil, err)
-	}
-	if msg.Type == initproc.MsgError {
-		return errors.New(msg.Error)
-	}
-	if msg.Type != initproc.MsgMountFds {
-		return fmt.Errorf("unexpected message %q from init", msg.Type)
+	if err := expectMsg(dec, initproc.MsgMountFds); err != nil {
+		return err
 	}
 	fds := make([]int, len(order))
 	for i, idx := range order {

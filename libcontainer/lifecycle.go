@@ -191,6 +191,13 @@ func DeleteWarn(root, id string, force bool, warn func(error)) error {
 			return err
 		}
 	}
+	return h.removeStopped(warn)
+}
+
+// removeStopped removes a container whose processes are gone, while the
+// caller holds its lock: what is left of its cgroup, its state entry,
+// then the poststop hooks.
+func (h *Handle) removeStopped(warn func(error)) error {
 	if err := removeCgroup(&h.State); err != nil {
 		return err
 	}

@@ -118,14 +118,7 @@ func (h *Handle) Destroy(warn func(error)) error {
 	if err := killAndWait(h.State.Pid, h.State.PidStart); err != nil {
 		return err
 	}
-	if err := removeCgroup(&h.State); err != nil {
-		return err
-	}
-	if err := h.Remove(); err != nil {
-		return err
-	}
-	runPoststop(&h.State, warn)
-	return nil
+	return h.removeStopped(warn)
 }
 
 // CgroupPaths are the container's cgroup directories by controller ("" is
