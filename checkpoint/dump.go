@@ -85,7 +85,6 @@ func Checkpoint(o Options) error {
 			return fmt.Errorf("--parent-path %s: not a directory in %s", o.ParentPath, o.ImagePath)
 		}
 	}
-	logDir := o.ImagePath
 	opts := &criuOpts{
 		imagesDirFd:     int32(imageDir.Fd()),
 		logLevel:        4,
@@ -106,15 +105,11 @@ func Checkpoint(o Options) error {
 		linkRemap:       o.LinkRemap,
 	}
 	req := &criuReq{typ: reqDump, opts: opts}
-	if o.WorkPath != "" {
-		workDir, err := openDir(o.WorkPath, "work path", true)
-		if err != nil {
-			return err
-		}
-		defer workDir.Close()
-		opts.workDirFd = ptr(int32(workDir.Fd()))
-		logDir = o.WorkPath
+	workDir, err := openWorkDir(opts, o.WorkPath)
+	if err != nil {
+		return err
 	}
+	defer workDir.Close()
 	if err := commonOpts(opts, o); err != nil {
 		return err
 	}
@@ -158,7 +153,7 @@ func Checkpoint(o Options) error {
 			return err
 		}
 	}
-	s := &session{logPath: filepath.Join(logDir, dumpLog), notify: func(r *criuResp, _ []byte) error {
+	s := &session{logPath: filepath.Join(logDir(o.ImagePath, o.WorkPath), dumpLog), notify: func(r *criuResp, _ []byte) error {
 		if r.notifyScript == "status-ready" && statusFd != nil {
 			// lazy pages: the page server is up, the peer may restore.
 			statusFd.Write([]byte{0})
@@ -204,6 +199,29 @@ func commonOpts(opts *criuOpts, o Options) error {
 		opts.psAddress, opts.psPort = host, int32(p)
 	}
 	return nil
+}
+
+// openWorkDir opens --work-path, when given, for CRIU's work files and
+// logs; the caller closes it (Close on a nil *os.File is harmless).
+func openWorkDir(opts *criuOpts, path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	dir, err := openDir(path, "work path", true)
+	if err != nil {
+		return nil, err
+	}
+	opts.workDirFd = ptr(int32(dir.Fd()))
+	return dir, nil
+}
+
+// logDir is where CRIU writes its log: the work path if given, else the
+// image path.
+func logDir(imagePath, workPath string) string {
+	if workPath != "" {
+		return workPath
+	}
+	return imagePath
 }
 
 // openDir makes dir (0700, as runc) and opens it; for writing, it must be

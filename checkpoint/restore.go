@@ -47,7 +47,6 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 	if _, err := o.Criu.Version(); err != nil {
 		return 0, err
 	}
-	logDir := o.ImagePath
 	opts := &criuOpts{
 		imagesDirFd:     int32(imageDir.Fd()),
 		evasiveDevices:  true,
@@ -67,19 +66,15 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 		lsmMountContext: o.LsmMountContext,
 	}
 	req := &criuReq{typ: reqRestore, opts: opts}
-	if o.WorkPath != "" {
-		workDir, err := openDir(o.WorkPath, "work path", true)
-		if err != nil {
-			return 0, err
-		}
-		defer workDir.Close()
-		opts.workDirFd = ptr(int32(workDir.Fd()))
-		logDir = o.WorkPath
+	workDir, err := openWorkDir(opts, o.WorkPath)
+	if err != nil {
+		return 0, err
 	}
+	defer workDir.Close()
 	if err := commonOpts(opts, o.Options); err != nil {
 		return 0, err
 	}
-	s := &session{logPath: filepath.Join(logDir, restoreLog), stdio: [3]*os.File{o.Create.Stdin, o.Create.Stdout, o.Create.Stderr}}
+	s := &session{logPath: filepath.Join(logDir(o.ImagePath, o.WorkPath), restoreLog), stdio: [3]*os.File{o.Create.Stdin, o.Create.Stdout, o.Create.Stderr}}
 	// Namespaces the container joins by path are handed to CRIU open.
 	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.PIDNamespace} {
 		p := nsPath(spec, t)
