@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -10,11 +9,7 @@ import (
 
 func TestAttrErrorsNameTheField(t *testing.T) {
 	big := uint32(0o7777)
-	cases := []struct {
-		name   string
-		mutate func(s *specs.Spec)
-		want   string
-	}{
+	cases := []parseErrorCase{
 		{"sysctl host-wide", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "linux.sysctl.vm.swappiness: not allowed"},
 		{"sysctl net in host netns", func(s *specs.Spec) {
 			s.Linux.Namespaces = dropType(s.Linux.Namespaces, specs.NetworkNamespace)
@@ -67,20 +62,7 @@ func TestAttrErrorsNameTheField(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/nonexistent-husk", Options: []string{"bind", "idmap"}})
 		}, "mounts[7].source: stat /nonexistent-husk"},
 	}
-	for _, tc := range cases {
-		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			s := Default(false)
-			tc.mutate(s)
-			_, err := Parse(marshal(t, s), bundle(t))
-			if err == nil {
-				t.Fatalf("accepted; want error containing %q", tc.want)
-			}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, "config.json: ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
-				t.Fatalf("error %q; want one line starting with config.json: and containing %q", msg, tc.want)
-			}
-		})
-	}
+	expectParseErrors(t, cases)
 }
 
 func TestAttrsAccepted(t *testing.T) {

@@ -71,11 +71,7 @@ func TestRootlessDefault(t *testing.T) {
 func TestParseErrorsNameTheField(t *testing.T) {
 	neg := -1001
 	zero := 0
-	cases := []struct {
-		name   string
-		mutate func(s *specs.Spec)
-		want   string
-	}{
+	cases := []parseErrorCase{
 		{"no process", func(s *specs.Spec) { s.Process = nil }, "process: must be set"},
 		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args: must not be empty"},
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, `process.cwd: "tmp" is not an absolute path`},
@@ -128,20 +124,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
 		}, "hooks.prestart[0].timeout"},
 	}
-	for _, tc := range cases {
-		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			s := Default(false)
-			tc.mutate(s)
-			_, err := Parse(marshal(t, s), bundle(t))
-			if err == nil {
-				t.Fatalf("accepted; want error containing %q", tc.want)
-			}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, "config.json: ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
-				t.Fatalf("error %q; want one line starting with config.json: and containing %q", msg, tc.want)
-			}
-		})
-	}
+	expectParseErrors(t, cases)
 }
 
 func TestJSONErrorsGivePosition(t *testing.T) {
@@ -235,5 +218,33 @@ func TestTables(t *testing.T) {
 	}
 	if f, ok := PropagationFlag("rshared"); !ok || f != unix.MS_SHARED|unix.MS_REC {
 		t.Error("rshared")
+	}
+}
+
+// parseErrorCase is a config that Parse must refuse: the default spec
+// changed by mutate, and a piece of the one-line error.
+type parseErrorCase struct {
+	name   string
+	mutate func(s *specs.Spec)
+	want   string
+}
+
+// expectParseErrors checks that Parse refuses each case with one line
+// that starts with "config.json: " and contains its want.
+func expectParseErrors(t *testing.T, cases []parseErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			s := Default(false)
+			tc.mutate(s)
+			_, err := Parse(marshal(t, s), bundle(t))
+			if err == nil {
+				t.Fatalf("accepted; want error containing %q", tc.want)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "config.json: ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q; want one line starting with config.json: and containing %q", msg, tc.want)
+			}
+		})
 	}
 }
