@@ -577,14 +577,7 @@ func TestCgroupKilledCreateLeavesNoCgroup(t *testing.T) {
 	e.write(s)
 	for i, delay := range []time.Duration{2, 5, 8, 12, 18, 25, 40} {
 		id := e.id + "-k" + strconv.Itoa(i)
-		cmd := exec.Command(huskBin, "--root", e.root, "create", id)
-		cmd.Dir = e.bundle
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(delay * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
+		e.killedCreate(id, delay*time.Millisecond)
 		if r := e.husk("delete", "--force", id); r.code != 0 {
 			t.Fatalf("delay %v: delete --force: %v", delay, r)
 		}

@@ -73,13 +73,7 @@ func TestExecJoinsNamespacesCgroupsAndLimits(t *testing.T) {
 		t.Errorf("exec'd process's pid in the container %q, want >= 2", got["selfpid"])
 	}
 	// The cgroups: an exec -d process seen from the host.
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	e.must("exec", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	execPid, _ := strconv.Atoi(string(data))
+	execPid := e.execDetached("sleep", "1000")
 	initCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	execCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
 	if len(initCg) == 0 || string(initCg) != string(execCg) {
@@ -175,13 +169,7 @@ func TestExecFlags(t *testing.T) {
 func TestExecDetachPidFile(t *testing.T) {
 	e := newEnv(t)
 	pid := e.runDetached(e.spec("sleep", "1000"))
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	e.must("exec", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	execPid, _ := strconv.Atoi(string(data))
+	execPid := e.execDetached("sleep", "1000")
 	if !pidAlive(execPid) {
 		t.Fatalf("exec -d process %d is not running", execPid)
 	}
@@ -294,10 +282,7 @@ func TestKernelExecCgroup2(t *testing.T) {
 	e := newEnv(t)
 	s := e.spec("sleep", "1000")
 	pid := e.runDetached(s)
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	e.must("exec", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
-	data, _ := os.ReadFile(pidFile)
-	execPid, _ := strconv.Atoi(string(data))
+	execPid := e.execDetached("sleep", "1000")
 	initCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	execCg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
 	if !strings.HasPrefix(string(initCg), "0::/") || string(initCg) != string(execCg) {
@@ -365,16 +350,7 @@ func TestExecSubCgroup(t *testing.T) {
 	}
 	e := newEnv(t)
 	pid := e.runDetached(e.spec("sleep", "1000"))
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	var pidsPath string
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" {
-			pidsPath = f[2]
-		}
-	}
-	if pidsPath == "" {
-		t.Fatalf("container has no pids cgroup: %s", data)
-	}
+	pidsPath := pidsCgroup(t, pid)
 	sub := filepath.Join("/sys/fs/cgroup/pids", pidsPath, "husk-exec-sub")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
@@ -462,4 +438,31 @@ func TestRootlessRunAndExec(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(xdg, "husk")); len(entries) != 0 {
 		t.Fatalf("rootless delete left %d entries", len(entries))
 	}
+}
+
+// execDetached runs `husk exec -d --pid-file` of args in the container and
+// returns the pid the file names.
+func (e *env) execDetached(args ...string) int {
+	e.t.Helper()
+	pidFile := filepath.Join(e.t.TempDir(), "exec.pid")
+	e.must(append([]string{"exec", "-d", "--pid-file", pidFile, e.id}, args...)...)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(string(data))
+	return pid
+}
+
+// pidsCgroup is process pid's cgroup in the v1 pids hierarchy.
+func pidsCgroup(t *testing.T, pid int) string {
+	t.Helper()
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" {
+			return f[2]
+		}
+	}
+	t.Fatalf("process %d has no pids cgroup: %s", pid, data)
+	return ""
 }

@@ -109,16 +109,7 @@ func TestExecJoinsRecordedCgroup(t *testing.T) {
 	}
 	e := newEnv(t)
 	pid := e.runDetached(e.spec("sleep", "1000"))
-	pidsPath := ""
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" {
-			pidsPath = f[2]
-		}
-	}
-	if pidsPath == "" {
-		t.Fatalf("container has no pids cgroup: %s", data)
-	}
+	pidsPath := pidsCgroup(t, pid)
 	sub := filepath.Join("/sys/fs/cgroup/pids", pidsPath, "moved")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
@@ -130,10 +121,7 @@ func TestExecJoinsRecordedCgroup(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sub, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	e.must("exec", "-d", "--pid-file", pidFile, e.id, "sleep", "1000")
-	b, _ := os.ReadFile(pidFile)
-	execPid, _ := strconv.Atoi(string(b))
+	execPid := e.execDetached("sleep", "1000")
 	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid))
 	if execPid <= 0 || !strings.Contains(string(cg), ":pids:"+pidsPath+"\n") {
 		t.Fatalf("exec'd process's cgroups:\n%s\nwant the container's pids cgroup %s", cg, pidsPath)

@@ -26,16 +26,7 @@ func TestKernelCgroup2View(t *testing.T) {
 		s := e.spec("sh", "-c", "stat -f -c %t /sys/fs/cgroup; cat /sys/fs/cgroup/cgroup.controllers; cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo | awk '{print $4}'")
 		// husk spec adds a cgroup namespace on a v2 host (as runc does):
 		// set it explicitly either way.
-		var nss []specs.LinuxNamespace
-		for _, ns := range s.Linux.Namespaces {
-			if ns.Type != specs.CgroupNamespace {
-				nss = append(nss, ns)
-			}
-		}
-		if withNS {
-			nss = append(nss, specs.LinuxNamespace{Type: specs.CgroupNamespace})
-		}
-		s.Linux.Namespaces = nss
+		setCgroupNS(s, withNS)
 		e.write(s)
 		r := e.husk("run", e.id)
 		if r.code != 0 {

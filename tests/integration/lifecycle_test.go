@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -349,14 +350,7 @@ func TestKilledCreateIsRemovedByForceDelete(t *testing.T) {
 	e.write(e.spec("sleep", "60"))
 	for i, delay := range []time.Duration{0, 1, 2, 3, 5, 8, 12, 18, 25, 40, 60} {
 		id := e.id + "-" + strconv.Itoa(i)
-		cmd := exec.Command(huskBin, "--root", e.root, "create", id)
-		cmd.Dir = e.bundle
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(delay * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
+		e.killedCreate(id, delay*time.Millisecond)
 		pid := 0
 		if data, err := os.ReadFile(filepath.Join(e.root, id, "state.json")); err == nil {
 			var st struct{ Pid int }
@@ -378,6 +372,19 @@ func TestKilledCreateIsRemovedByForceDelete(t *testing.T) {
 			}
 		}
 	}
+}
+
+// killedCreate starts `husk create id` and SIGKILLs it after delay.
+func (e *env) killedCreate(id string, delay time.Duration) {
+	e.t.Helper()
+	cmd := e.huskCommand(context.Background(), "create", id)
+	cmd.Dir = e.bundle
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	time.Sleep(delay)
+	cmd.Process.Kill()
+	cmd.Wait()
 }
 
 // initsUnder lists the husk init processes holding a file under root.
