@@ -141,11 +141,7 @@ func Restore(o RestoreOptions) (pid int, retErr error) {
 		}
 		// The container's cgroup bind mounts (v1, no cgroup namespace)
 		// come from its new cgroup, where CRIU now is.
-		own, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", criuPid))
-		if err != nil {
-			return fmt.Errorf("criu cgroups: %w", err)
-		}
-		binds.add(opts, func(h *mountinfo.Info) string { return rootfs.CgroupBindSource(h, string(own)) })
+		binds.add(opts, func(h *mountinfo.Info) string { return rootfs.CgroupBindSource(h, paths) })
 		return nil
 	}
 	s.notify = func(r *criuResp, oob []byte) error {

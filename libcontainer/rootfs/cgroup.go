@@ -76,10 +76,14 @@ func V1Hierarchies() ([]*mountinfo.Info, error) {
 }
 
 // CgroupBindSource is the host directory a container without a cgroup
-// namespace sees in hierarchy h: the directory of the cgroup that
-// procCgroup (a /proc/PID/cgroup) shows for it.
-func CgroupBindSource(h *mountinfo.Info, procCgroup string) string {
-	return filepath.Join(h.Mountpoint, cgroupPathIn(procCgroup, cgroupSubsystems(h.VFSOptions), h.FSType == "cgroup2"))
+// namespace sees in hierarchy h, given a process's cgroups by controller
+// (as cgroups.ParseCgroupFile returns them, "" for cgroup v2).
+func CgroupBindSource(h *mountinfo.Info, paths map[string]string) string {
+	key := ""
+	if h.FSType != "cgroup2" {
+		key, _, _ = strings.Cut(cgroupSubsystems(h.VFSOptions), ",")
+	}
+	return filepath.Join(h.Mountpoint, paths[key])
 }
 
 // mountHierarchy mounts one cgroup hierarchy (whose host mount point is

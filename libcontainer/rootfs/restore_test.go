@@ -80,11 +80,13 @@ func TestPrepareRestoreMissingSource(t *testing.T) {
 	}
 }
 
-// The bind source of a v1 hierarchy is the cgroup /proc/PID/cgroup names
-// for exactly its controllers (cpu,cpuacct is not cpu alone; name=systemd
-// and the hybrid cgroup2 have their own lines).
+// The bind source of a hierarchy is the process's cgroup in it: by its
+// first controller for cpu,cpuacct, by name= for name=systemd, "" for the
+// hybrid cgroup2.
 func TestCgroupBindSource(t *testing.T) {
-	procCgroup := "12:pids:/husk/c1\n5:cpu,cpuacct:/husk/c1-cpu\n1:name=systemd:/sd\n0::/unified-c1\n"
+	// /proc/PID/cgroup "12:pids:/husk/c1\n5:cpu,cpuacct:/husk/c1-cpu\n1:name=systemd:/sd\n0::/unified-c1\n"
+	// as cgroups.ParseCgroupFile gives it.
+	paths := map[string]string{"pids": "/husk/c1", "cpu": "/husk/c1-cpu", "cpuacct": "/husk/c1-cpu", "name=systemd": "/sd", "": "/unified-c1"}
 	for _, c := range []struct {
 		mnt, fstype, opts, want string
 	}{
@@ -94,7 +96,7 @@ func TestCgroupBindSource(t *testing.T) {
 		{"/sys/fs/cgroup/unified", "cgroup2", "rw,nsdelegate", "/sys/fs/cgroup/unified/unified-c1"},
 	} {
 		h := &mountinfo.Info{Mountpoint: c.mnt, FSType: c.fstype, VFSOptions: c.opts}
-		if got := CgroupBindSource(h, procCgroup); got != c.want {
+		if got := CgroupBindSource(h, paths); got != c.want {
 			t.Errorf("%s: %s, want %s", c.mnt, got, c.want)
 		}
 	}

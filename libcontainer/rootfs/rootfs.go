@@ -306,12 +306,6 @@ func readonlyPath(root *os.File, p string) error {
 // controllers (or name=) match opts, from /proc/self/cgroup.
 func ownCgroup(super string, v2 bool) string {
 	data, _ := os.ReadFile("/proc/self/cgroup")
-	return cgroupPathIn(string(data), super, v2)
-}
-
-// cgroupPathIn finds, in the content of a /proc/PID/cgroup, the path of the
-// hierarchy with controllers super (the v2 one when v2).
-func cgroupPathIn(data, super string, v2 bool) string {
 	want := map[string]bool{}
 	for _, o := range strings.Split(super, ",") {
 		want[o] = true
