@@ -325,11 +325,7 @@ func TestKernelCheckpointRestoreForeground(t *testing.T) {
 	})
 	cmd := exec.Command(huskBin, "--root", e.root, "restore", "--image-path", img, e.id)
 	cmd.Dir = e.bundle
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	restore := start(t, cmd)
 	e.waitStatus(e.id, "running")
 	e.waitCount(e.id, c+1)
 	pid := e.state(e.id).Pid
@@ -342,12 +338,11 @@ func TestKernelCheckpointRestoreForeground(t *testing.T) {
 	}
 	e.must("kill", e.id, "KILL")
 	select {
-	case err := <-done:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
-			t.Fatalf("foreground restore after SIGKILL: %v, want exit status 137", err)
+	case <-restore.done:
+		if ee, ok := restore.err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+			t.Fatalf("foreground restore after SIGKILL: %v, want exit status 137", restore.err)
 		}
 	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
 		t.Fatal("foreground restore did not return after its container was killed")
 	}
 	e.assertGone(e.id, pid)

@@ -363,3 +363,53 @@ func pidAlive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
+
+// background is a command the test runs beside husk; done is closed when
+// it has exited, with err its Wait result.
+type background struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// start runs cmd in the background (output to a log file unless set) and
+// stops it, if it is still running, when the test ends.
+func start(t *testing.T, cmd *exec.Cmd) *background {
+	t.Helper()
+	if cmd.Stdout == nil {
+		log, _ := os.Create(filepath.Join(t.TempDir(), "out"))
+		cmd.Stdout, cmd.Stderr = log, log
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &background{cmd: cmd, done: make(chan struct{})}
+	go func() { b.err = cmd.Wait(); close(b.done) }()
+	t.Cleanup(func() { b.stop(t) })
+	return b
+}
+
+// stop kills the command if it still runs, waiting 10 s at most: a task
+// stuck in the kernel outlives SIGKILL.
+func (b *background) stop(t *testing.T) {
+	b.cmd.Process.Kill()
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		dumpProcs(t, fmt.Sprintf("%v not reaped 10s after SIGKILL", b.cmd.Args))
+		t.Errorf("%v: not reaped 10s after SIGKILL", b.cmd.Args)
+	}
+}
+
+// wait waits (60 s at most) for the command to exit successfully.
+func (b *background) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-b.done:
+		if b.err != nil {
+			t.Fatalf("%v: %v", b.cmd.Args, b.err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%v: still running after 60s", b.cmd.Args)
+	}
+}
