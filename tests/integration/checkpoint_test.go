@@ -26,7 +26,9 @@ func criuWorks() bool {
 // container) and records once, at start, a token that a restore must keep
 // (a restarted container would write a new one). stdio is the container's
 // /dev/null: the test's files are the host's, which CRIU cannot dump.
-var counterArgs = []string{"sh", "-c", `exec </dev/null >/dev/null 2>&1; echo $$-$RANDOM-$RANDOM > /tmp/boot; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done`}
+// The count is renamed into place: a dump taken between a truncating
+// write's open and its write would otherwise restore an empty file.
+var counterArgs = []string{"sh", "-c", `exec </dev/null >/dev/null 2>&1; echo $$-$RANDOM-$RANDOM > /tmp/boot; i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.1; done`}
 
 // A bind mount (/data, from a host directory with a file "id" holding
 // content) is an external mount to CRIU: restore maps it to the source
@@ -49,11 +51,16 @@ func (e *env) counterSpecData(content string, edit func(*specs.Spec)) {
 	e.write(s)
 }
 
-// count reads the container's counter (0 until the first write).
+// count reads the container's counter (0 until the first write). An exec
+// that fails or a count that is not a number fails the test: read as 0,
+// it would hide a broken exec or a restore that lost the file.
 func (e *env) count(id string) int {
 	e.t.Helper()
-	r := e.husk("exec", id, "cat", "/tmp/count")
-	n, _ := strconv.Atoi(strings.TrimSpace(r.stdout))
+	r := e.husk("exec", id, "sh", "-c", "cat /tmp/count 2>/dev/null || echo 0")
+	n, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+	if r.code != 0 || err != nil {
+		e.t.Fatalf("container %s: reading its counter: %v", id, r)
+	}
 	return n
 }
 
@@ -87,9 +94,13 @@ func (e *env) runCounter() (boot string, count int) {
 	return e.boot(e.id), e.waitCount(e.id, 3)
 }
 
+// boot reads the container's boot token, waiting (up to 5 s) for the
+// first write: `run -d` returns once the shell is started, not once it
+// has written the token.
 func (e *env) boot(id string) string {
 	e.t.Helper()
-	return strings.TrimSpace(e.must("exec", id, "cat", "/tmp/boot"))
+	return strings.TrimSpace(e.must("exec", id, "sh", "-c",
+		"for i in $(seq 100); do [ -s /tmp/boot ] && exec cat /tmp/boot; sleep 0.05; done; echo no /tmp/boot >&2; exit 1"))
 }
 
 // checkpointAdvertised is what `husk features` says about checkpointing.

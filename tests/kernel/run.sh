@@ -16,6 +16,7 @@
 #                         (a directory outside this module is built from inside
 #                         it, with its own go.mod) or an import path
 #   HUSK_KERNEL_RUN       -test.run pattern (default ^TestKernel)
+#   HUSK_KERNEL_COUNT     -test.count (default 1; more to chase a flaky test)
 #   HUSK_KERNEL_OUT       out dir: kernel.log (full go test -v log), console.log
 #                         (guest kernel console), output.log (default tests/kernel/out)
 #   HUSK_KERNEL_TIMEOUT   seconds for boot + tests (default 1800)
@@ -106,11 +107,11 @@ cp "$(realpath "$(command -v nsenter)")" "$P/nsenter"
 # The guest streams only the result lines live over the (slow, ~100 KB/s)
 # serial port; the full -test.v log goes to /out/kernel.log over 9p (fast).
 # busybox sh has no PIPESTATUS: the status goes through a file.
-GUEST_CMD='{ ./kernel.test -test.v -test.run "$HUSK_KERNEL_RUN" -test.parallel 2 -test.timeout "$HUSK_KERNEL_TEST_TIMEOUT" 2>&1; echo $? > /tmp/kernel-test.rc; } |
+GUEST_CMD='{ ./kernel.test -test.v -test.run "$HUSK_KERNEL_RUN" -test.parallel 2 -test.count "$HUSK_KERNEL_COUNT" -test.timeout "$HUSK_KERNEL_TEST_TIMEOUT" 2>&1; echo $? > /tmp/kernel-test.rc; } |
   tee /out/kernel.log |
   awk '\''/^ *--- (PASS|FAIL|SKIP)|^(PASS|FAIL)$|^panic:|no tests to run/ { print; fflush() }'\''
   exit $(cat /tmp/kernel-test.rc)'
-VMARGS+=(-e "HUSK_KERNEL_RUN=$RUNPAT" -e "HUSK_KERNEL_TEST_TIMEOUT=$((TMO > 300 ? TMO - 120 : TMO - 30))s")
+VMARGS+=(-e "HUSK_KERNEL_RUN=$RUNPAT" -e "HUSK_KERNEL_COUNT=${HUSK_KERNEL_COUNT:-1}" -e "HUSK_KERNEL_TEST_TIMEOUT=$((TMO > 300 ? TMO - 120 : TMO - 30))s")
 # The guest's cgroup layout (vmlane.sh's VMLANE_CGROUP): v2, or hybrid.
 VMARGS+=(-e "VMLANE_CGROUP=${HUSK_KERNEL_CGROUP:-v2}")
 
