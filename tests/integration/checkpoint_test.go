@@ -103,6 +103,16 @@ func (e *env) boot(id string) string {
 		"for i in $(seq 100); do [ -s /tmp/boot ] && exec cat /tmp/boot; sleep 0.05; done; echo no /tmp/boot >&2; exit 1"))
 }
 
+// sameBoot fails the test unless container id still holds boot, the
+// token its process wrote once at start: a restore that restarted the
+// container instead would show a new one.
+func (e *env) sameBoot(id, boot string) {
+	e.t.Helper()
+	if got := e.boot(id); got != boot {
+		e.t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
+	}
+}
+
 // checkpointAdvertised is what `husk features` says about checkpointing.
 func (e *env) checkpointAdvertised() bool {
 	e.t.Helper()
@@ -221,9 +231,7 @@ func TestKernelCheckpointRestore(t *testing.T) {
 	if st := e.state(e.id); st.Status != "running" {
 		t.Fatalf("restored container: %+v", st)
 	}
-	if got := e.boot(e.id); got != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
-	}
+	e.sameBoot(e.id, boot)
 	if got := e.count(e.id); got < c {
 		t.Fatalf("restored counter %d, was %d at checkpoint", got, c)
 	}
@@ -261,9 +269,7 @@ func TestKernelCheckpointPreDump(t *testing.T) {
 	e.must("checkpoint", "--image-path", filepath.Join(dir, "final"), "--parent-path", "../pre", e.id)
 	e.assertGone(e.id, 0)
 	e.must("restore", "-d", "--image-path", filepath.Join(dir, "final"), e.id)
-	if got := e.boot(e.id); got != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
-	}
+	e.sameBoot(e.id, boot)
 	e.waitCount(e.id, c+2)
 	e.must("delete", "--force", e.id)
 }
@@ -301,9 +307,7 @@ func TestKernelCheckpointLeaveRunningNewID(t *testing.T) {
 	if data, _ := os.ReadFile(pidFile); strings.TrimSpace(string(data)) != strconv.Itoa(st.Pid) {
 		t.Errorf("pid file %q, state pid %d", data, st.Pid)
 	}
-	if got := e.boot(id); got != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
-	}
+	e.sameBoot(id, boot)
 	e.waitCount(id, c+1)
 	if got := strings.TrimSpace(e.must("exec", id, "cat", "/data/id")); got != "second" {
 		t.Errorf("restored bind mount /data shows %q, want the new source's \"second\"", got)
@@ -387,9 +391,7 @@ func TestKernelCheckpointTerminal(t *testing.T) {
 		t.Fatal("restore: no pty master on the console socket")
 	}
 	defer master.Close()
-	if got := e.boot(e.id); got != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
-	}
+	e.sameBoot(e.id, boot)
 	master.Write([]byte("again\n"))
 	var out []byte
 	buf := make([]byte, 4096)

@@ -79,9 +79,7 @@ func TestKernelCheckpointPageServer(t *testing.T) {
 		os.WriteFile(filepath.Join(img, f.Name()), data, 0o600)
 	}
 	e.restore(img, "-d", e.id)
-	if b := e.boot(e.id); b != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", b, boot)
-	}
+	e.sameBoot(e.id, boot)
 	e.waitCount(e.id, c+2)
 	e.must("delete", "--force", e.id)
 	e.assertGone(e.id, 0)
@@ -106,9 +104,7 @@ func TestKernelCheckpointLazyPages(t *testing.T) {
 	lazy := start(t, exec.Command("criu", "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", port, "--images-dir", img))
 	id := e.id + "-lazy"
 	e.restore(img, "-d", "--lazy-pages", id)
-	if b := e.boot(id); b != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", b, boot)
-	}
+	e.sameBoot(id, boot)
 	e.waitCount(id, c+2)
 	dumped.wait(t)
 	lazy.wait(t)

@@ -51,9 +51,7 @@ func TestKernelCheckpointRestoreFreshRootfs(t *testing.T) {
 		}
 	}
 	e.must("restore", "-d", "--image-path", img, e.id)
-	if got := e.boot(e.id); got != boot {
-		t.Fatalf("restored container restarted: boot token %q, was %q", got, boot)
-	}
+	e.sameBoot(e.id, boot)
 	e.waitCount(e.id, c+2)
 	for path, want := range map[string]string{"/data/id": "second", "/opt/restored/outer/nested/id": "nested", "/etc/restored-file": "file"} {
 		if got := strings.TrimSpace(e.must("exec", e.id, "cat", path)); got != want {
